@@ -1,0 +1,224 @@
+/**
+ * Loads configuration: the YAML file, then `PORTCULLIS_*` environment overrides, then `${env:}` /
+ * `${file:}` substitution, then validation that reports every problem at once; the result is frozen.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import { z } from "zod";
+import { ConfigError, type ConfigIssue } from "../errors.js";
+import { type Config, configSchema } from "./schema.js";
+import { keyTree, type KeyTree, suggest } from "./keys.js";
+
+export const DEFAULT_CONFIG_PATH = "config/portcullis.yaml";
+
+/** Environment variables with the prefix that are not configuration keys. */
+const NON_CONFIG_ENV = new Set(["PORTCULLIS_ADMIN_PASSWORD", "PORTCULLIS_CONFIG"]);
+
+export interface LoadOptions {
+  /** The YAML file; when undefined, only defaults and the environment apply. */
+  file?: string;
+  /** A missing file is an error unless this is set (the default path may be absent on a first run). */
+  optional?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Where `${file:relative}` paths are resolved; defaults to the working directory. */
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file actually read, or null when none was. */
+  source: string | null;
+}
+
+type Tree = Record<string, unknown>;
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  let raw: Tree = {};
+  let source: string | null = null;
+  if (options.file !== undefined) {
+    const file = path.resolve(cwd, options.file);
+    if (fs.existsSync(file)) {
+      raw = readYamlFile(file);
+      source = file;
+    } else if (!options.optional) {
+      throw new ConfigError([{ path: "", message: `config file ${file} does not exist; create it or leave --config out to run on defaults` }], "ERR_CONFIG_FILE");
+    }
+  }
+  return { config: validate(raw, env, cwd), source };
+}
+
+/** Validates an already-parsed tree (file contents) together with the environment. */
+export function validate(raw: Tree, env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Config {
+  const issues: ConfigIssue[] = [];
+  const tree = keyTree(configSchema);
+  const merged = structuredClone(raw);
+  applyEnvOverrides(merged, env, tree, issues);
+  const substituted = substitute(merged, env, cwd, [], issues) as Tree;
+  alignSecurityChannel(substituted);
+  const result = configSchema.safeParse(substituted);
+  if (!result.success) issues.push(...result.error.issues.flatMap((issue) => toConfigIssues(issue, tree)));
+  if (result.success) issues.push(...crossFieldIssues(result.data));
+  if (issues.length > 0) throw new ConfigError(issues);
+  return deepFreeze(result.data!);
+}
+
+function readYamlFile(file: string): Tree {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError([{ path: "", message: `cannot read ${file}: ${(err as Error).message}` }], "ERR_CONFIG_FILE");
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({ path: "", message: `${file}:${e.linePos?.[0]?.line ?? "?"}:${e.linePos?.[0]?.col ?? "?"} ${e.message.split("\n")[0]}` })),
+      "ERR_CONFIG_FILE",
+    );
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError([{ path: "", message: `${file} must hold a map of settings at the top level` }], "ERR_CONFIG_FILE");
+  }
+  return value as Tree;
+}
+
+/** `PORTCULLIS_SITE_MAXFAILEDLOGINS=3` → site.maxFailedLogins = "3" (case-insensitive, `_` between levels). */
+function applyEnvOverrides(target: Tree, env: NodeJS.ProcessEnv, tree: KeyTree, issues: ConfigIssue[]): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("PORTCULLIS_") || value === undefined || NON_CONFIG_ENV.has(name)) continue;
+    const keyPath = resolveEnvName(name.slice("PORTCULLIS_".length).toLowerCase().split("_"), tree);
+    if (!keyPath) {
+      issues.push({ path: name, message: `is not a configuration key; names are PORTCULLIS_<SECTION>_<KEY> such as PORTCULLIS_STORE_REDIS` });
+      continue;
+    }
+    let node = target;
+    for (const key of keyPath.slice(0, -1)) {
+      if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
+      node = node[key] as Tree;
+    }
+    // Structured values (lists of rules, Sentinel maps) may be given as YAML/JSON flow text.
+    const trimmed = value.trim();
+    node[keyPath[keyPath.length - 1]!] = /^[[{]/.test(trimmed) ? YAML.parse(trimmed) : value;
+  }
+}
+
+function resolveEnvName(tokens: string[], tree: KeyTree): string[] | null {
+  if (tokens.length === 0) return [];
+  for (let take = 1; take <= tokens.length; take++) {
+    const joined = tokens.slice(0, take).join("");
+    const entry = Object.entries(tree).find(([key]) => key.toLowerCase() === joined);
+    if (!entry) continue;
+    const [key, child] = entry;
+    if (take === tokens.length) return [key];
+    if (child) {
+      const rest = resolveEnvName(tokens.slice(take), child);
+      if (rest) return [key, ...rest];
+    }
+  }
+  return null;
+}
+
+const REFERENCE = /\$\{(env|file):([^}]+)\}/g;
+
+/** Replaces `${env:NAME}` and `${file:path}` in every string value, so secrets can stay out of the file. */
+function substitute(value: unknown, env: NodeJS.ProcessEnv, cwd: string, at: (string | number)[], issues: ConfigIssue[]): unknown {
+  if (typeof value === "string") {
+    return value.replace(REFERENCE, (whole, kind: string, ref: string) => {
+      if (kind === "env") {
+        const v = env[ref];
+        if (v === undefined) {
+          issues.push({ path: formatPath(at), message: `${whole} is not set; export ${ref} or write the value in the file` });
+          return "";
+        }
+        return v;
+      }
+      try {
+        return fs.readFileSync(path.resolve(cwd, ref), "utf8").replace(/\r?\n$/, "");
+      } catch (err) {
+        issues.push({ path: formatPath(at), message: `${whole} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path` });
+        return "";
+      }
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, env, cwd, [...at, i], issues));
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, env, cwd, [...at, k], issues)]));
+  }
+  return value;
+}
+
+/**
+ * `site.securityChannel` is XNAT's name for the router policy (SPEC §4): a file that says
+ * `router.insecure: allow` and nothing of the channel means `any`, and `securityChannel: any` means allow.
+ */
+function alignSecurityChannel(tree: Tree): void {
+  const router = tree.router as Tree | undefined;
+  const site = tree.site as Tree | undefined;
+  if (router?.insecure === "allow" && (site === undefined || site.securityChannel === undefined)) {
+    tree.site = { ...(site ?? {}), securityChannel: "any" };
+  }
+}
+
+function crossFieldIssues(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const { insecure, secure } = effectivePortsOf(config);
+  if (insecure === secure) {
+    issues.push({ path: "ports.insecure", message: `must differ from ports.secure (both are ${secure} after the prefix)` });
+  }
+  for (const [key, p] of [["ports.insecure", insecure], ["ports.secure", secure]] as const) {
+    if (p > 65535) issues.push({ path: "ports.prefix", message: `makes ${key} ${p}, above 65535; use a shorter prefix` });
+  }
+  if (config.workers > 1 && !config.store.redis) {
+    issues.push({ path: "workers", message: "more than 1 worker needs store.redis (the embedded store is single-process)" });
+  }
+  if (config.site.passwordExpirationType === "date" && !config.site.passwordExpirationDate) {
+    issues.push({ path: "site.passwordExpirationDate", message: 'must be set when passwordExpirationType is "date"' });
+  }
+  if (config.tls.keyStorePassword !== undefined && config.tls.keyStore === undefined) {
+    issues.push({ path: "tls.keyStorePassword", message: "is set but tls.keyStore is not; set tls.keyStore or remove the password" });
+  }
+  if (config.upstream.ca !== undefined && config.upstream.url.protocol !== "https:") {
+    issues.push({ path: "upstream.ca", message: "is only used with an https:// upstream.url" });
+  }
+  return issues;
+}
+
+/** Listening ports after OMERO's prefix ("1" + 4064 = 14064). */
+export function effectivePortsOf(config: Pick<Config, "ports">): { insecure: number; secure: number } {
+  const { prefix, insecure, secure } = config.ports;
+  return { insecure: Number(`${prefix}${insecure}`), secure: Number(`${prefix}${secure}`) };
+}
+
+function toConfigIssues(issue: z.core.$ZodIssue, tree: KeyTree): ConfigIssue[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => {
+      const level = issue.path.reduce<KeyTree | null>((t, k) => (t && typeof k === "string" ? t[k] ?? null : null), tree);
+      const hint = level ? suggest(key, Object.keys(level)) : null;
+      return { path: formatPath([...issue.path, key] as (string | number)[]), message: `is not a known key${hint ? `; did you mean "${hint}"?` : ""}` };
+    });
+  }
+  if (issue.code === "invalid_type" && issue.expected === "object") {
+    return [{ path: formatPath(issue.path as (string | number)[]), message: "must be a map of settings" }];
+  }
+  if (issue.code === "invalid_type" && issue.expected === "array") {
+    return [{ path: formatPath(issue.path as (string | number)[]), message: "must be a list" }];
+  }
+  return [{ path: formatPath(issue.path as (string | number)[]), message: issue.message }];
+}
+
+export function formatPath(at: readonly (string | number | symbol)[]): string {
+  return at.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
