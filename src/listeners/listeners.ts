@@ -1,0 +1,148 @@
+/**
+ * The secure (TLS) and insecure (plaintext) listeners, started and stopped together, with the HTTP
+ * limits that guard against malformed, oversized and slow requests.
+ */
+import http from "node:http";
+import https from "node:https";
+import type net from "node:net";
+import type tls from "node:tls";
+import type { Logger } from "../log/logger.js";
+import type { ListenerKind } from "../pipeline/scope.js";
+
+export interface ListenerLimits {
+  maxHeaderSize: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+}
+
+export interface ListenerOptions {
+  host: string;
+  securePort: number;
+  insecurePort: number;
+  tls: tls.SecureContextOptions;
+  limits: ListenerLimits;
+  log: Logger;
+  onRequest(kind: ListenerKind, req: http.IncomingMessage, res: http.ServerResponse): void;
+  onUpgrade(kind: ListenerKind, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
+}
+
+export interface Listeners {
+  readonly secure: https.Server;
+  readonly insecure: http.Server;
+  port(kind: ListenerKind): number;
+  /** Replaces the certificate for new connections; open ones keep the one they negotiated. */
+  setSecureContext(options: tls.SecureContextOptions): void;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes what is left. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Parser errors Node reports before a request reaches us, and the status each deserves. */
+function clientErrorAnswer(code: string | undefined): [number, string] {
+  switch (code) {
+    case "HPE_HEADER_OVERFLOW":
+      return [431, "Request header fields too large."];
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return [408, "The request took too long to arrive."];
+    case "HPE_UNEXPECTED_CONTENT_LENGTH":
+      return [400, "Content-Length together with Transfer-Encoding, or given twice, is refused."];
+    case "HPE_INVALID_TRANSFER_ENCODING":
+      return [400, "Invalid Transfer-Encoding."];
+    default:
+      return [400, "Malformed request."];
+  }
+}
+
+function onClientError(kind: ListenerKind, log: Logger) {
+  return (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason] = clientErrorAnswer(err.code);
+    log.info({ listener: kind, status, code: err.code }, "refused malformed request");
+    const body = `${reason}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+export async function startListeners(options: ListenerOptions): Promise<Listeners> {
+  const { limits, log } = options;
+  const serverOptions: http.ServerOptions = {
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // How often Node checks for slow headers; the default (30 s) would let slow clients linger.
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeout / 4))),
+    requireHostHeader: true,
+  };
+  const secure = https.createServer({ ...serverOptions, ...options.tls });
+  const insecure = http.createServer(serverOptions);
+  const pairs: [ListenerKind, http.Server][] = [
+    ["secure", secure],
+    ["insecure", insecure],
+  ];
+  for (const [kind, server] of pairs) {
+    server.on("request", (req, res) => options.onRequest(kind, req, res));
+    server.on("upgrade", (req, socket: net.Socket, head) => options.onUpgrade(kind, req, socket, head));
+    server.on("clientError", onClientError(kind, log));
+  }
+  secure.on("tlsClientError", (err: NodeJS.ErrnoException, socket) => {
+    log.debug({ code: err.code, reason: err.message }, "TLS handshake failed");
+    socket.destroy();
+  });
+
+  try {
+    await listen(secure, options.securePort, options.host);
+    await listen(insecure, options.insecurePort, options.host);
+  } catch (err) {
+    secure.close();
+    insecure.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EADDRINUSE") e.message = `port ${(e as { port?: number }).port} is already in use (ports.secure/ports.insecure/ports.prefix)`;
+    if (e.code === "EACCES") e.message = `not allowed to listen on port ${(e as { port?: number }).port}; use a port above 1023 or grant the capability`;
+    throw e;
+  }
+
+  const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port;
+  const ports = { secure: portOf(secure), insecure: portOf(insecure) };
+
+  return {
+    secure,
+    insecure,
+    port: (kind) => ports[kind],
+    setSecureContext: (tlsOptions) => secure.setSecureContext(tlsOptions),
+    async close(graceMs) {
+      const closed = pairs.map(([, server]) => new Promise<void>((resolve) => server.close(() => resolve())));
+      // Keep-alive connections go as soon as they are idle; busy ones finish their request first.
+      const sweep = setInterval(() => pairs.forEach(([, s]) => s.closeIdleConnections()), 50);
+      pairs.forEach(([, s]) => s.closeIdleConnections());
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          pairs.forEach(([, s]) => s.closeAllConnections());
+          resolve();
+        }, graceMs);
+      });
+      await Promise.race([Promise.all(closed), grace]);
+      clearInterval(sweep);
+      clearTimeout(timer);
+      pairs.forEach(([, s]) => s.closeAllConnections());
+    },
+  };
+}

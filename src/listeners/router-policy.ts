@@ -1,0 +1,80 @@
+/**
+ * The policy of the plaintext listener (SPEC §5, OMERO's `router.insecure`), in one place:
+ * `redirect` sends the client to the same path on the TLS port, `reject` refuses, `allow` lets
+ * plaintext through (the login issue adds its TLS-only routes and locked sessions).
+ */
+import type http from "node:http";
+import net from "node:net";
+import type { RouterPolicy } from "../config/schema.js";
+import { audit, type Logger } from "../log/logger.js";
+import { redirect, sendText } from "../pipeline/respond.js";
+import type { Exchange, Stage } from "../pipeline/stage.js";
+
+export interface RouterPolicyDeps {
+  /** The policy in force now (it follows live changes of `site.securityChannel`). */
+  policy(): RouterPolicy;
+  /** The port the secure listener is bound to. */
+  securePort(): number;
+  sessionCookieName: string;
+  /** Revokes a credential that crossed the network in the clear; the login issue fills this in. */
+  revokeExposed?(req: http.IncomingMessage, log: Logger): Promise<void> | void;
+}
+
+/** The host the client asked for, without its port; null when the Host header is not a host name. */
+export function requestedHost(req: http.IncomingMessage): string | null {
+  const host = req.headers.host ?? "";
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?$/.exec(host);
+  if (!m) return null;
+  const name = m[1]!;
+  if (name.startsWith("[") && net.isIPv6(name.slice(1, -1)) === false) return null;
+  return name;
+}
+
+export function tlsUrl(req: http.IncomingMessage, securePort: number, pathAndQuery: string): string | null {
+  const host = requestedHost(req);
+  if (host === null) return null;
+  return `https://${host}${securePort === 443 ? "" : `:${securePort}`}${pathAndQuery}`;
+}
+
+/** Whether the request carries something secret: the session cookie or an Authorization header. */
+export function carriesCredential(req: http.IncomingMessage, cookieName: string): "authorization" | "session-cookie" | null {
+  if (req.headers.authorization) return "authorization";
+  const cookie = req.headers.cookie;
+  if (cookie && cookie.split(";").some((c) => c.trim().startsWith(`${cookieName}=`))) return "session-cookie";
+  return null;
+}
+
+export function routerPolicy(deps: RouterPolicyDeps): Stage {
+  return {
+    name: "routerPolicy",
+    run(x: Exchange) {
+      const { req, res, scope } = x;
+      if (scope.listener === "secure") return;
+      const policy = deps.policy();
+      if (policy === "allow") return;
+      const exposed = carriesCredential(req, deps.sessionCookieName);
+      if (exposed) {
+        audit(scope.log, "credential.exposed", { carried: exposed, listener: "insecure", ip: scope.clientIp, requestId: scope.id });
+      }
+      // The target we redirect to is the normalised one: a client's dot segments are not echoed back.
+      const target = tlsUrl(req, deps.securePort(), scope.forwardPath + scope.query);
+      const finish = () => {
+        if (target === null) {
+          scope.route = "router:bad-host";
+          sendText(res, 400, "The Host header is not a valid host name.");
+        } else if (policy === "redirect") {
+          scope.route = "router:redirect";
+          redirect(res, 308, target);
+        } else {
+          scope.route = "router:reject";
+          sendText(res, 403, `This service is available over TLS only: ${target}`);
+        }
+        return "done" as const;
+      };
+      if (exposed && deps.revokeExposed) {
+        return Promise.resolve(deps.revokeExposed(req, scope.log)).then(finish);
+      }
+      return finish();
+    },
+  };
+}

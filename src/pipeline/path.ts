@@ -1,0 +1,82 @@
+/**
+ * Request-target normalisation (RFC 3986 §5.2.4 dot segments, repeated slashes merged). Rules match
+ * the decoded form, so `/admin/../admin/x`, `//admin/x` and `/%61dmin/x` all meet `/admin/**`; the
+ * upstream gets the same path with its encoding kept, so both sides see one resource.
+ */
+import { badPath } from "../errors.js";
+
+export interface NormalisedTarget {
+  path: string;
+  forwardPath: string;
+  query: string;
+}
+
+const DOT = /^(\.|%2e)$/i;
+const DOTDOT = /^(\.|%2e){2}$/i;
+
+/** Throws ERR_BAD_PATH (400) for targets that cannot be decoded or are not origin- or absolute-form. */
+export function normaliseTarget(rawUrl: string): NormalisedTarget {
+  let target = rawUrl;
+  if (!target.startsWith("/")) {
+    // absolute-form (RFC 9112 §3.2.2): keep its path; the Host header names the site.
+    const m = /^https?:\/\/[^/?#]*(\/[^#]*)?$/i.exec(target);
+    if (!m) throw badPath();
+    target = m[1] ?? "/";
+  }
+  const q = target.indexOf("?");
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? "" : target.slice(q);
+  if (rawPath.includes("#")) throw badPath();
+
+  const raw: string[] = [];
+  const decoded: string[] = [];
+  const segments = rawPath.split("/");
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const last = i === segments.length - 1;
+    if (DOT.test(seg)) {
+      if (last) raw.push(""), decoded.push("");
+      continue;
+    }
+    if (DOTDOT.test(seg)) {
+      raw.pop();
+      decoded.pop();
+      if (last) raw.push(""), decoded.push("");
+      continue;
+    }
+    if (seg === "" && !last) continue; // merge repeated slashes
+    raw.push(seg);
+    decoded.push(decodeSegment(seg));
+  }
+  let path = `/${decoded.join("/")}`;
+  // An encoded slash ("..%2Fadmin") can form new dot segments once decoded: normalise those too, so
+  // rules see the strictest reading of the path.
+  if (decoded.some((d) => d.includes("/"))) path = removeDotSegments(path);
+  return { path, forwardPath: `/${raw.join("/")}`, query };
+}
+
+function removeDotSegments(path: string): string {
+  const out: string[] = [];
+  const segments = path.split("/");
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const last = i === segments.length - 1;
+    if (seg === "..") out.pop();
+    else if (seg !== "." && (seg !== "" || last)) out.push(seg);
+    if (last && (seg === "." || seg === "..")) out.push("");
+  }
+  return `/${out.join("/")}`;
+}
+
+function decodeSegment(seg: string): string {
+  if (!seg.includes("%")) return seg;
+  let out: string;
+  try {
+    out = decodeURIComponent(seg);
+  } catch {
+    throw badPath();
+  }
+  // NUL and other control characters have no business in a path and confuse upstream parsers.
+  if (/[\u0000-\u001f\u007f]/.test(out)) throw badPath();
+  return out;
+}

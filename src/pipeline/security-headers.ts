@@ -1,0 +1,11 @@
+/** Strict-Transport-Security on every TLS response, proxied ones included (RFC 6797 §7.2: never over plain HTTP). */
+import type { Stage } from "./stage.js";
+
+export function securityHeaders(hsts: string): Stage {
+  return {
+    name: "securityHeaders",
+    run({ res, scope }) {
+      if (hsts && scope.listener === "secure") res.setHeader("strict-transport-security", hsts);
+    },
+  };
+}
