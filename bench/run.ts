@@ -1,0 +1,227 @@
+/**
+ * `npm run bench`: one run that measures, with autocannon (keep-alive, 50 connections, bounded
+ * duration, loopback only), the upstream directly, the gateway over HTTPS in front of it, and nginx
+ * as a TLS proxy in front of the same upstream when nginx is on the PATH. Prints a table with each
+ * figure's ratio to the direct run and to nginx, and writes bench/results/<date>.json.
+ *
+ * Fairness: the gateway runs one Node process (workers: 1) and nginx one worker process, so both
+ * proxies get the same single core; the machine has two, shared with autocannon and the upstream.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import autocannon from "autocannon";
+import { createCa, issueCertificate } from "../src/tls/dev-ca.js";
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = 50;
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-bench-"));
+const children: ChildProcess[] = [];
+
+interface Row {
+  name: string;
+  url: string;
+  requestsPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  rssMb?: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${port} after ${timeoutMs} ms`);
+}
+
+function start(command: string, args: string[], name: string): ChildProcess {
+  const log = fs.openSync(path.join(work, `${name}.log`), "w");
+  const child = spawn(command, args, { cwd: root, stdio: ["ignore", log, log] });
+  children.push(child);
+  return child;
+}
+
+/** Peak resident memory of a process, from /proc (VmHWM). */
+function peakRssMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+    return Math.round((kb / 1024) * 10) / 10;
+  } catch {
+    return undefined;
+  }
+}
+
+async function measure(name: string, url: string, pid?: number): Promise<Row> {
+  // A short warm-up so JIT and connection pools are in their steady state.
+  await autocannon({ url, connections: CONNECTIONS, duration: 2 });
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, pipelining: 1 });
+  return {
+    name,
+    url,
+    requestsPerSec: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    rssMb: peakRssMb(pid),
+  };
+}
+
+function nginxAvailable(): string | null {
+  for (const candidate of ["nginx", "/usr/sbin/nginx"]) {
+    const r = spawnSync(candidate, ["-v"], { encoding: "utf8" });
+    if (r.status === 0) return candidate;
+  }
+  return null;
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(path.join(root, "dist/cli/index.js"))) {
+    console.log("building dist/ first (npm run build)");
+    spawnSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
+  }
+  const ca = createCa("bench CA");
+  const server = issueCertificate(ca, { hosts: ["127.0.0.1", "localhost"] });
+  fs.writeFileSync(path.join(work, "server.pem"), server.cert + ca.cert);
+  fs.writeFileSync(path.join(work, "server.key"), server.key);
+
+  const upstreamPort = await freePort();
+  const upstream = start(process.execPath, [path.join(root, "bench/upstream.mjs"), String(upstreamPort)], "upstream");
+  await waitForPort(upstreamPort);
+
+  const [secure, insecure, admin] = [await freePort(), await freePort(), await freePort()];
+  const configFile = path.join(work, "portcullis.yaml");
+  fs.writeFileSync(
+    configFile,
+    [
+      `ports: { secure: ${secure}, insecure: ${insecure}, host: 127.0.0.1, admin: "127.0.0.1:${admin}" }`,
+      `tls: { cert: ${path.join(work, "server.pem")}, key: ${path.join(work, "server.key")} }`,
+      `upstream: { url: "http://127.0.0.1:${upstreamPort}" }`,
+      `logging: { level: info }`,
+      "",
+    ].join("\n"),
+  );
+  const gateway = start(process.execPath, [path.join(root, "dist/cli/index.js"), "serve", "--config", configFile], "gateway");
+  await waitForPort(secure);
+
+  const rows: Row[] = [];
+  rows.push(await measure("upstream direct (http)", `http://127.0.0.1:${upstreamPort}/`, upstream.pid));
+  rows.push(await measure("portcullis (https)", `https://127.0.0.1:${secure}/`, gateway.pid));
+
+  const nginx = nginxAvailable();
+  if (nginx) {
+    const nginxPort = await freePort();
+    const conf = path.join(work, "nginx.conf");
+    fs.writeFileSync(
+      conf,
+      `worker_processes 1;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx-error.log warn;
+daemon off;
+events { worker_connections 1024; }
+http {
+  access_log ${work}/nginx-access.log;
+  client_body_temp_path ${work}/body;
+  proxy_temp_path ${work}/proxy;
+  fastcgi_temp_path ${work}/fastcgi;
+  uwsgi_temp_path ${work}/uwsgi;
+  scgi_temp_path ${work}/scgi;
+  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxPort} ssl;
+    ssl_certificate ${work}/server.pem;
+    ssl_certificate_key ${work}/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto https;
+    }
+  }
+}
+`,
+    );
+    const n = start(nginx, ["-c", conf, "-p", work], "nginx");
+    await waitForPort(nginxPort);
+    rows.push(await measure("nginx TLS proxy", `https://127.0.0.1:${nginxPort}/`, n.pid));
+  } else {
+    console.log("nginx is not on the PATH: the nginx comparison is skipped (apt-get install nginx to include it)");
+  }
+
+  const direct = rows[0]!;
+  const nginxRow = rows.find((r) => r.name.startsWith("nginx"));
+  const table = rows.map((r) => ({
+    run: r.name,
+    "req/s": r.requestsPerSec,
+    "p50 ms": r.p50,
+    "p99 ms": r.p99,
+    errors: r.errors + r.non2xx,
+    "RSS MB": r.rssMb ?? "",
+    "× direct": (r.requestsPerSec / direct.requestsPerSec).toFixed(2),
+    "× nginx": nginxRow ? (r.requestsPerSec / nginxRow.requestsPerSec).toFixed(2) : "",
+    "p99 × nginx": nginxRow ? (r.p99 / Math.max(nginxRow.p99, 1)).toFixed(2) : "",
+  }));
+  console.table(table);
+
+  const gatewayRow = rows[1]!;
+  const verdict = nginxRow
+    ? {
+        throughputVsNginx: gatewayRow.requestsPerSec / nginxRow.requestsPerSec,
+        p99VsNginx: gatewayRow.p99 / Math.max(nginxRow.p99, 1),
+        targets: { throughputVsNginx: ">= 0.6", p99VsNginx: "<= 3", errors: 0, rssMb: "< 150" },
+      }
+    : undefined;
+  if (verdict) {
+    console.log(
+      `gateway/nginx throughput ${verdict.throughputVsNginx.toFixed(2)} (target ≥ 0.6), p99 ${verdict.p99VsNginx.toFixed(2)}× (target ≤ 3), ` +
+        `errors ${gatewayRow.errors + gatewayRow.non2xx}, gateway RSS ${gatewayRow.rssMb} MB (target < 150)`,
+    );
+  }
+  const out = path.join(root, "bench/results", `${new Date().toISOString().slice(0, 10)}.json`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(
+    out,
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, durationSec: DURATION, connections: CONNECTIONS, rows, verdict }, null, 2),
+  );
+  console.log(`written ${path.relative(root, out)}`);
+}
+
+function cleanup(): void {
+  for (const c of children) c.kill("SIGTERM");
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);

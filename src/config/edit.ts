@@ -1,0 +1,69 @@
+/**
+ * `config get` / `config set`: read a key's effective value, and change one key in the YAML file in
+ * place, keeping its comments and layout (OMERO's `bin/omero config set`). A change that would make
+ * the configuration invalid is refused and the file is left as it was.
+ */
+import fs from "node:fs";
+import YAML from "yaml";
+import { ConfigError } from "../errors.js";
+import { keyTree, suggest, type KeyTree } from "./keys.js";
+import { validate } from "./load.js";
+import { configSchema } from "./schema.js";
+
+/** Splits "site.maxFailedLogins" into its segments, checking each against the schema. */
+export function keyPath(key: string): string[] {
+  const segments = key.split(".");
+  let level: KeyTree | null = keyTree(configSchema);
+  const known: string[] = [];
+  for (const segment of segments) {
+    if (level === null) {
+      // Inside a leaf that is itself structured (store.redis, access.rules): let validation judge.
+      known.push(segment);
+      continue;
+    }
+    if (!(segment in level)) {
+      const hint = suggest(segment, Object.keys(level));
+      throw new ConfigError([{ path: [...known, segment].join("."), message: `is not a known key${hint ? `; did you mean "${hint}"?` : ""}` }]);
+    }
+    known.push(segment);
+    level = level[segment] ?? null;
+  }
+  return segments;
+}
+
+/** Reads a value from a config object by dotted key. */
+export function getValue(config: unknown, key: string): unknown {
+  return keyPath(key).reduce<unknown>((node, k) => (node && typeof node === "object" ? (node as Record<string, unknown>)[k] : undefined), config);
+}
+
+/** Formats a value for printing: scalars as they are, URLs as text, structures as YAML. */
+export function formatValue(value: unknown): string {
+  if (value === undefined) return "";
+  if (value instanceof URL) return value.href;
+  if (value !== null && typeof value === "object") return YAML.stringify(value, (_k, v: unknown) => (v instanceof URL ? v.href : v)).trimEnd();
+  return String(value);
+}
+
+/**
+ * Sets `key` to `text` (parsed as YAML, so `5`, `true` and `[a, b]` keep their types) in `file`.
+ * Returns the new file text; throws ConfigError (nothing written) if the result would not validate.
+ */
+export function setValue(file: string, key: string, text: string, env: NodeJS.ProcessEnv = {}): string {
+  const segments = keyPath(key);
+  const source = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  const doc = YAML.parseDocument(source);
+  if (doc.errors.length > 0) throw new ConfigError([{ path: "", message: `${file} is not valid YAML: ${doc.errors[0]!.message}` }], "ERR_CONFIG_FILE");
+  let value: unknown;
+  try {
+    value = YAML.parse(text);
+  } catch {
+    value = text;
+  }
+  if (value === null && text.trim() !== "null" && text.trim() !== "~") value = text;
+  if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
+  doc.setIn(segments, value);
+  const next = String(doc);
+  validate((YAML.parse(next) ?? {}) as Record<string, unknown>, env);
+  fs.writeFileSync(file, next);
+  return next;
+}
