@@ -126,7 +126,9 @@ async function main(): Promise<void> {
       "",
     ].join("\n"),
   );
-  const gateway = start(process.execPath, [path.join(root, "dist/cli/index.js"), "serve", "--config", configFile], "gateway");
+  // BENCH_PROFILE=1 writes a CPU profile of the gateway to bench/results/ (read it before optimising).
+  const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir", path.join(root, "bench/results")] : [];
+  const gateway = start(process.execPath, [...profile, path.join(root, "dist/cli/index.js"), "serve", "--config", configFile], "gateway");
   await waitForPort(secure);
 
   const rows: Row[] = [];
@@ -214,8 +216,10 @@ http {
   console.log(`written ${path.relative(root, out)}`);
 }
 
-function cleanup(): void {
+async function cleanup(): Promise<void> {
   for (const c of children) c.kill("SIGTERM");
+  // Let the gateway finish its graceful stop (and write its profile) before the temp dir goes.
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
   fs.rmSync(work, { recursive: true, force: true });
 }
 

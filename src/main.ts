@@ -10,7 +10,7 @@ import type net from "node:net";
 import type { Config, RouterPolicy } from "./config/schema.js";
 import { effectivePortsOf } from "./config/load.js";
 import { TlsMaterialError } from "./errors.js";
-import { createLogger, type Logger } from "./log/logger.js";
+import { accessLoggerFor, createLogger, type Logger } from "./log/logger.js";
 import { startListeners, type Listeners } from "./listeners/listeners.js";
 import { routerPolicy } from "./listeners/router-policy.js";
 import { gatewayRoutes } from "./admin/gateway-routes.js";
@@ -82,6 +82,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     ca: config.upstream.ca === undefined ? undefined : readCa(path.resolve(cwd, config.upstream.ca)),
     log,
   });
+  const access = accessLoggerFor(log);
   const trusted = trustedProxies(config.trustedProxies);
   const identityNames = identityHeaderNames(config);
   let listeners: Listeners | undefined;
@@ -95,7 +96,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const onRequest = (kind: ListenerKind, req: http.IncomingMessage, res: http.ServerResponse) => {
     const scope = scopeFor(kind, req);
     res.setHeader("x-request-id", scope.id);
-    res.once("close", () => logRequest(req, res, scope));
+    res.once("close", () => logRequest(access, req, res, scope));
     const fail = (err: unknown) => {
       const gatewayError = toGatewayError(err);
       if (gatewayError.status >= 500) log.error({ requestId: scope.id, err }, "request failed");
@@ -168,13 +169,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     async close() {
       watcher?.close();
       await listeners!.close(config.limits.shutdownGrace);
-      upstream.close();
+      await upstream.close();
     },
   };
 }
 
-function logRequest(req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope): void {
-  scope.log.info(
+function logRequest(access: Logger, req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope): void {
+  access.info(
     {
       requestId: scope.id,
       method: req.method,

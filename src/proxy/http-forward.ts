@@ -1,0 +1,105 @@
+/**
+ * The plain-HTTP forwarding path, on an undici Pool with keep-alive connections to the upstream.
+ * It replaced http-proxy-3 for HTTP after the benchmark: http-proxy-3 reached 0.30× nginx's
+ * throughput in the same run, undici's stream API about 0.7× (README "Benchmark"); http-proxy-3
+ * still carries WebSocket upgrades (./websocket.ts).
+ *
+ * The response body is written by undici straight into the client's response; a client that goes
+ * away aborts the upstream request, and an upstream that fails mid-answer ends the client's connection.
+ */
+import type http from "node:http";
+import { Pool, errors as undiciErrors } from "undici";
+import { upstreamTimeout, upstreamUnreachable } from "../errors.js";
+import { sendError } from "../pipeline/respond.js";
+import type { RequestScope } from "../pipeline/scope.js";
+import type { Stage } from "../pipeline/stage.js";
+
+export interface HttpForwardOptions {
+  url: URL;
+  timeoutMs: number;
+  ca?: string;
+  /** Most connections kept open to the upstream. */
+  connections?: number;
+}
+
+/** Response headers that describe the upstream connection, not the message (RFC 9110 §7.6.1). */
+const RESPONSE_HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "proxy-authenticate"]);
+
+function responseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const connection = headers.connection;
+  const named = typeof connection === "string" ? connection.toLowerCase().split(",").map((t) => t.trim()) : [];
+  const out: Record<string, string | string[]> = {};
+  for (const key in headers) {
+    const value = headers[key];
+    if (value === undefined || RESPONSE_HOP_BY_HOP.has(key) || named.includes(key)) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+function isTimeout(err: { code?: string }): boolean {
+  return err.code === "UND_ERR_HEADERS_TIMEOUT" || err.code === "UND_ERR_BODY_TIMEOUT" || err.code === "UND_ERR_CONNECT_TIMEOUT";
+}
+
+export interface HttpForward {
+  stage: Stage;
+  close(): Promise<void>;
+}
+
+export function createHttpForward(options: HttpForwardOptions): HttpForward {
+  const pool = new Pool(options.url.origin, {
+    connections: options.connections ?? 256,
+    pipelining: 1,
+    keepAliveTimeout: 4_000,
+    // Both are idle timeouts: waiting for the answer's headers, and any stall while its body streams.
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    connect: options.url.protocol === "https:" ? { ca: options.ca, rejectUnauthorized: true } : undefined,
+  });
+
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope) => {
+    const headers = req.headers;
+    // Node has validated the framing; undici frames the body again (chunked when there is no length).
+    const hasBody = headers["content-length"] !== undefined ? headers["content-length"] !== "0" : headers["transfer-encoding"] !== undefined;
+    delete headers["transfer-encoding"];
+    pool.stream(
+      {
+        path: req.url ?? "/",
+        method: req.method as "GET",
+        headers,
+        body: hasBody ? req : null,
+        opaque: res,
+      },
+      ({ statusCode, headers: upstreamHeaders, opaque }) => {
+        const out = opaque as http.ServerResponse;
+        out.writeHead(statusCode, responseHeaders(upstreamHeaders));
+        return out;
+      },
+      (err) => {
+        if (!err) return;
+        const e = err as NodeJS.ErrnoException;
+        if (res.headersSent || res.destroyed || req.destroyed) {
+          // The answer had begun, or the client left: all that is left is to end the connection.
+          if (!(e instanceof undiciErrors.RequestAbortedError)) scope.log.warn({ requestId: scope.id, code: e.code, err: e.message }, "upstream failed mid-response");
+          res.destroy();
+          return;
+        }
+        const timedOut = isTimeout(e);
+        scope.log.warn({ requestId: scope.id, code: e.code, err: e.message }, timedOut ? "upstream timeout" : "upstream unreachable");
+        sendError(req, res, scope, timedOut ? upstreamTimeout() : upstreamUnreachable(e));
+      },
+    );
+  };
+
+  return {
+    stage: {
+      name: "proxy",
+      run({ req, res, scope }) {
+        scope.route = "proxy";
+        forward(req, res, scope);
+        return "done";
+      },
+    },
+    close: () => pool.destroy(),
+  };
+}

@@ -1,0 +1,36 @@
+/** WebSocket upgrades to the upstream, through http-proxy-3 (its `ws` pass keeps the handshake intact). */
+import http from "node:http";
+import https from "node:https";
+import type net from "node:net";
+import { createProxyServer } from "http-proxy-3";
+import type { Logger } from "../log/logger.js";
+import type { RequestScope } from "../pipeline/scope.js";
+
+export interface WebSocketProxy {
+  upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scope: RequestScope): void;
+  close(): void;
+}
+
+export function createWebSocketProxy(options: { url: URL; ca?: string; log: Logger }): WebSocketProxy {
+  const secure = options.url.protocol === "https:";
+  const agent = secure ? new https.Agent({ ca: options.ca }) : new http.Agent();
+  const proxy = createProxyServer({ target: options.url.href, agent, ws: true, xfwd: false, secure: true, ca: options.ca });
+  // Without a listener an error event would throw; errors are handled per upgrade below.
+  proxy.on("error", (err) => options.log.debug({ err: (err as Error).message }, "websocket proxy error"));
+  proxy.on("econnreset", () => undefined);
+  return {
+    upgrade(req, socket, head, scope) {
+      proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => {
+        scope.log.warn({ requestId: scope.id, err: err.message, code: err.code }, "websocket upstream failed");
+        if (!socket.destroyed) {
+          const body = "The application behind the gateway could not be reached.\n";
+          socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        }
+      });
+    },
+    close() {
+      agent.destroy();
+      proxy.close();
+    },
+  };
+}
