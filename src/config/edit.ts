@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import YAML from "yaml";
 import { ConfigError } from "../errors.js";
+import { isUrlValue } from "./fields.js";
 import { keyTree, suggest, type KeyTree } from "./keys.js";
 import { validate } from "./load.js";
 import { configSchema } from "./schema.js";
@@ -39,8 +40,8 @@ export function getValue(config: unknown, key: string): unknown {
 /** Formats a value for printing: scalars as they are, URLs as text, structures as YAML. */
 export function formatValue(value: unknown): string {
   if (value === undefined) return "";
-  if (value instanceof URL) return value.href;
-  if (value !== null && typeof value === "object") return YAML.stringify(value, (_k, v: unknown) => (v instanceof URL ? v.href : v)).trimEnd();
+  if (isUrlValue(value)) return value.href;
+  if (value !== null && typeof value === "object") return YAML.stringify(value, (_k, v: unknown) => (isUrlValue(v) ? v.href : v)).trimEnd();
   return String(value);
 }
 

@@ -161,8 +161,23 @@ export const textItem = (raw: unknown, ctx: Ctx) => asText(raw, ctx);
 export const regexItem = asRegex;
 export const cidrItem = asCidr;
 
+/** A parsed URL as a plain frozen value (a `URL` object cannot be frozen: its parts are setters). */
+export interface UrlValue {
+  readonly href: string;
+  readonly origin: string;
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly host: string;
+  readonly port: string;
+  readonly pathname: string;
+}
+
+export function isUrlValue(v: unknown): v is UrlValue {
+  return typeof v === "object" && v !== null && "href" in v && "origin" in v && "protocol" in v;
+}
+
 function asUrl(protocols: readonly string[]) {
-  return (raw: unknown, ctx: Ctx): URL => {
+  return (raw: unknown, ctx: Ctx): UrlValue => {
     const value = asText(raw, ctx, "a URL");
     let parsed: URL;
     try {
@@ -173,7 +188,8 @@ function asUrl(protocols: readonly string[]) {
     if (!protocols.includes(parsed.protocol)) {
       return fail(ctx, `must start with ${protocols.map((p) => `${p}//`).join(" or ")}, got ${shown(raw)}`);
     }
-    return parsed;
+    const { href, origin, protocol, hostname, host, port, pathname } = parsed;
+    return Object.freeze({ href, origin, protocol, hostname, host, port, pathname });
   };
 }
 

@@ -45,7 +45,7 @@ export function parseInterval(input: string): number {
   const text = input.trim().toLowerCase().replace(/^@\s*/, "");
   if (text === "") throw new IntervalSyntaxError(input, "it is empty");
   // PostgreSQL accepts a bare number as seconds.
-  if (NUMBER.test(text)) return Number(text) * SECOND;
+  if (NUMBER.test(text)) return finite(input, Number(text) * SECOND);
 
   const tokens = text.split(/[\s,]+/).filter(Boolean);
   let total = 0;
@@ -81,8 +81,12 @@ export function parseInterval(input: string): number {
     sawPart = true;
   }
   if (!sawPart) throw new IntervalSyntaxError(input, "it has no amount");
-  if (!Number.isFinite(total)) throw new IntervalSyntaxError(input, "it is too large");
-  return Math.round(total);
+  return finite(input, total);
+}
+
+function finite(input: string, ms: number): number {
+  if (!Number.isFinite(ms) || Math.abs(ms) > Number.MAX_SAFE_INTEGER) throw new IntervalSyntaxError(input, "it is too large");
+  return Math.round(ms);
 }
 
 /** Formats milliseconds back into interval notation, largest units first ("1 day 2 hours"). */
@@ -98,8 +102,9 @@ export function formatInterval(ms: number): string {
     ["millisecond", 1],
   ] as const) {
     const n = Math.floor(rest / size);
-    if (n > 0) parts.push(`${n} ${name}${n === 1 ? "" : "s"}`);
+    // PostgreSQL signs each field, so a negative interval is written with every part negative.
+    if (n > 0) parts.push(`${ms < 0 ? "-" : ""}${n} ${name}${n === 1 ? "" : "s"}`);
     rest -= n * size;
   }
-  return (ms < 0 ? "-" : "") + parts.join(" ");
+  return parts.join(" ");
 }

@@ -59,10 +59,35 @@ export function validate(raw: Tree, env: NodeJS.ProcessEnv = {}, cwd = process.c
   const substituted = substitute(merged, env, cwd, [], issues) as Tree;
   alignSecurityChannel(substituted);
   const result = configSchema.safeParse(substituted);
-  if (!result.success) issues.push(...result.error.issues.flatMap((issue) => toConfigIssues(issue, tree)));
-  if (result.success) issues.push(...crossFieldIssues(result.data));
+  if (result.success) {
+    issues.push(...crossFieldIssues(result.data));
+  } else {
+    issues.push(...result.error.issues.flatMap((issue) => toConfigIssues(issue, tree)));
+    // Cross-field rules are checked too, on the tree without the faulty keys, so that one run of
+    // `config validate` lists every problem.
+    const rest = configSchema.safeParse(withoutPaths(substituted, result.error.issues.flatMap((i) => (i.code === "unrecognized_keys" ? i.keys.map((k) => [...i.path, k]) : [i.path]))));
+    if (rest.success) {
+      const reported = new Set(issues.map((i) => i.path));
+      issues.push(...crossFieldIssues(rest.data).filter((i) => !reported.has(i.path)));
+    }
+  }
   if (issues.length > 0) throw new ConfigError(issues);
   return deepFreeze(result.data!);
+}
+
+/** A copy of `tree` with the values at `paths` removed (so defaults take their place). */
+function withoutPaths(tree: Tree, paths: readonly (readonly PropertyKey[])[]): Tree {
+  const copy = structuredClone(tree);
+  for (const p of paths) {
+    // A faulty list item is dropped with its whole list.
+    const cut = p.findIndex((k) => typeof k === "number");
+    const keys = (cut === -1 ? p : p.slice(0, cut)) as string[];
+    if (keys.length === 0) continue;
+    let node: unknown = copy;
+    for (const k of keys.slice(0, -1)) node = node && typeof node === "object" ? (node as Tree)[k] : undefined;
+    if (node && typeof node === "object") delete (node as Tree)[keys[keys.length - 1]!];
+  }
+  return copy;
 }
 
 function readYamlFile(file: string): Tree {

@@ -97,9 +97,15 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
     ["secure", secure],
     ["insecure", insecure],
   ];
+  // Upgraded (WebSocket) sockets leave Node's HTTP bookkeeping, so closeAllConnections() misses them.
+  const upgraded = new Set<net.Socket>();
   for (const [kind, server] of pairs) {
     server.on("request", (req, res) => options.onRequest(kind, req, res));
-    server.on("upgrade", (req, socket: net.Socket, head) => options.onUpgrade(kind, req, socket, head));
+    server.on("upgrade", (req, socket: net.Socket, head) => {
+      upgraded.add(socket);
+      socket.once("close", () => upgraded.delete(socket));
+      options.onUpgrade(kind, req, socket, head);
+    });
     server.on("clientError", onClientError(kind, log));
   }
   secure.on("tlsClientError", (err: NodeJS.ErrnoException, socket) => {
@@ -119,6 +125,8 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
     throw e;
   }
 
+  const countConnections = () =>
+    Promise.all(pairs.map(([, s]) => new Promise<number>((resolve) => s.getConnections((err, n) => resolve(err ? 0 : n))))).then((ns) => ns.reduce((a, b) => a + b, 0));
   const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port;
   const ports = { secure: portOf(secure), insecure: portOf(insecure) };
 
@@ -129,13 +137,23 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
     setSecureContext: (tlsOptions) => secure.setSecureContext(tlsOptions),
     async close(graceMs) {
       const closed = pairs.map(([, server]) => new Promise<void>((resolve) => server.close(() => resolve())));
+      const endWebSockets = () => {
+        for (const socket of upgraded) socket.destroy();
+      };
       // Keep-alive connections go as soon as they are idle; busy ones finish their request first.
-      const sweep = setInterval(() => pairs.forEach(([, s]) => s.closeIdleConnections()), 50);
+      // WebSockets have no end of their own: they go once no HTTP request is left in flight.
+      const sweep = setInterval(() => {
+        pairs.forEach(([, s]) => s.closeIdleConnections());
+        void countConnections().then((n) => {
+          if (n > 0 && n <= upgraded.size) endWebSockets();
+        });
+      }, 50);
       pairs.forEach(([, s]) => s.closeIdleConnections());
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
           pairs.forEach(([, s]) => s.closeAllConnections());
+          endWebSockets();
           resolve();
         }, graceMs);
       });
@@ -143,6 +161,7 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
       clearInterval(sweep);
       clearTimeout(timer);
       pairs.forEach(([, s]) => s.closeAllConnections());
+      endWebSockets();
     },
   };
 }

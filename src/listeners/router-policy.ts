@@ -51,8 +51,10 @@ export function routerPolicy(deps: RouterPolicyDeps): Stage {
       const { req, res, scope } = x;
       if (scope.listener === "secure") return;
       const policy = deps.policy();
-      if (policy === "allow") return;
-      const exposed = carriesCredential(req, deps.sessionCookieName);
+      // In allow mode an unlocked session may travel in plaintext (SPEC §5), but a password or alias
+      // secret in Authorization never may: it is audited and refused.
+      const exposed = policy === "allow" ? (req.headers.authorization ? "authorization" : null) : carriesCredential(req, deps.sessionCookieName);
+      if (policy === "allow" && !exposed) return;
       if (exposed) {
         audit(scope.log, "credential.exposed", { carried: exposed, listener: "insecure", ip: scope.clientIp, requestId: scope.id });
       }
@@ -65,9 +67,12 @@ export function routerPolicy(deps: RouterPolicyDeps): Stage {
         } else if (policy === "redirect") {
           scope.route = "router:redirect";
           redirect(res, 308, target);
-        } else {
+        } else if (policy === "reject") {
           scope.route = "router:reject";
           sendText(res, 403, `This service is available over TLS only: ${target}`);
+        } else {
+          scope.route = "router:exposed";
+          sendText(res, 403, `Credentials must not be sent over plaintext; they are refused here. Use ${target}`);
         }
         return "done" as const;
       };

@@ -7,21 +7,28 @@ import { badPath } from "../errors.js";
 
 export interface NormalisedTarget {
   path: string;
+  /**
+   * The path as Tomcat (XNAT's server) reads it, with `;parameters` dropped from each segment;
+   * set only when it differs from `path`. Access rules must hold for both readings.
+   */
+  paramFreePath?: string;
   forwardPath: string;
   query: string;
 }
 
 const DOT = /^(\.|%2e)$/i;
 const DOTDOT = /^(\.|%2e){2}$/i;
+/** A dot segment with a path parameter (`..;x`): Tomcat reads it as `..`, others as a name; refused. */
+const DOT_WITH_PARAMS = /^(\.|%2e){1,2};/i;
 
 /** Throws ERR_BAD_PATH (400) for targets that cannot be decoded or are not origin- or absolute-form. */
 export function normaliseTarget(rawUrl: string): NormalisedTarget {
   let target = rawUrl;
   if (!target.startsWith("/")) {
     // absolute-form (RFC 9112 §3.2.2): keep its path; the Host header names the site.
-    const m = /^https?:\/\/[^/?#]*(\/[^#]*)?$/i.exec(target);
+    const m = /^https?:\/\/[^/?#]*([/?][^#]*)?$/i.exec(target);
     if (!m) throw badPath();
-    target = m[1] ?? "/";
+    target = m[1] === undefined ? "/" : m[1].startsWith("?") ? `/${m[1]}` : m[1];
   }
   const q = target.indexOf("?");
   const rawPath = q === -1 ? target : target.slice(0, q);
@@ -44,28 +51,20 @@ export function normaliseTarget(rawUrl: string): NormalisedTarget {
       if (last) raw.push(""), decoded.push("");
       continue;
     }
+    if (DOT_WITH_PARAMS.test(seg)) throw badPath();
     if (seg === "" && !last) continue; // merge repeated slashes
     raw.push(seg);
     decoded.push(decodeSegment(seg));
   }
-  let path = `/${decoded.join("/")}`;
-  // An encoded slash ("..%2Fadmin") can form new dot segments once decoded: normalise those too, so
-  // rules see the strictest reading of the path.
-  if (decoded.some((d) => d.includes("/"))) path = removeDotSegments(path);
-  return { path, forwardPath: `/${raw.join("/")}`, query };
-}
-
-function removeDotSegments(path: string): string {
-  const out: string[] = [];
-  const segments = path.split("/");
-  for (let i = 1; i < segments.length; i++) {
-    const seg = segments[i]!;
-    const last = i === segments.length - 1;
-    if (seg === "..") out.pop();
-    else if (seg !== "." && (seg !== "" || last)) out.push(seg);
-    if (last && (seg === "." || seg === "..")) out.push("");
+  // An encoded slash that forms a dot segment once decoded ("..%2Fadmin") reads differently to
+  // different upstreams; rather than guess which reading the upstream takes, it is refused.
+  for (const d of decoded) {
+    if (d.includes("/") && d.split("/").some((part) => part === "." || part === "..")) throw badPath();
   }
-  return `/${out.join("/")}`;
+  const path = `/${decoded.join("/")}`;
+  const result: NormalisedTarget = { path, forwardPath: `/${raw.join("/")}`, query };
+  if (path.includes(";")) result.paramFreePath = `/${decoded.map((d) => d.replace(/;.*$/s, "")).join("/")}`;
+  return result;
 }
 
 function decodeSegment(seg: string): string {

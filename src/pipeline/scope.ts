@@ -14,6 +14,8 @@ export interface RequestScope {
   forwardedFor: string;
   /** Percent-decoded, dot-segment-free path, for matching routes and rules. */
   path: string;
+  /** `path` with Tomcat `;parameters` dropped, when that differs (see pipeline/path.ts). */
+  paramFreePath?: string;
   /** The path to forward: dot segments and repeated slashes removed, encoding kept. */
   forwardPath: string;
   /** The query string including its "?", or "". */

@@ -9,13 +9,14 @@
  */
 import type http from "node:http";
 import { Pool, errors as undiciErrors } from "undici";
+import type { UrlValue } from "../config/fields.js";
 import { upstreamTimeout, upstreamUnreachable } from "../errors.js";
 import { sendError } from "../pipeline/respond.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import type { Stage } from "../pipeline/stage.js";
 
 export interface HttpForwardOptions {
-  url: URL;
+  url: UrlValue;
   timeoutMs: number;
   ca?: string;
   /** Most connections kept open to the upstream. */

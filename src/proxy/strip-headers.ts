@@ -16,8 +16,11 @@ const HOP_BY_HOP = [
   "upgrade",
 ];
 
-/** Headers that only the gateway may set on upstream requests. */
-const FORWARDING = ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-prefix", "x-real-ip", "x-request-id"];
+/** Headers that only the gateway may set on upstream requests (and every `x-forwarded-*`). */
+const FORWARDING = ["forwarded", "x-real-ip", "x-request-id"];
+
+/** Never removed because a client named them in `Connection`: they frame the message or name the site. */
+const PROTECTED = new Set(["content-length", "transfer-encoding", "host"]);
 
 /**
  * Removes hop-by-hop headers, including those a `Connection` header names.
@@ -30,7 +33,7 @@ export function stripHopByHop(headers: http.IncomingHttpHeaders | http.OutgoingH
   if (typeof connection === "string" && connection !== "keep-alive" && connection !== "close") {
     for (const token of connection.split(",")) {
       const name = token.trim().toLowerCase();
-      if (name && !(upgrade && name === "upgrade")) delete headers[name];
+      if (name && !PROTECTED.has(name) && !(upgrade && name === "upgrade")) delete headers[name];
     }
   }
   for (const name of HOP_BY_HOP) {
@@ -42,6 +45,7 @@ export function stripHopByHop(headers: http.IncomingHttpHeaders | http.OutgoingH
 /** Removes every header through which a client could claim an identity or an origin. */
 export function stripClientClaims(headers: http.IncomingHttpHeaders, identityNames: readonly string[]): void {
   for (const name of FORWARDING) if (headers[name] !== undefined) delete headers[name];
+  for (const name in headers) if (name.startsWith("x-forwarded-")) delete headers[name];
   for (const name of identityNames) if (headers[name] !== undefined) delete headers[name];
   // Node has already answered `Expect: 100-continue`; forwarding it would make the upstream answer again.
   if (headers.expect !== undefined) delete headers.expect;

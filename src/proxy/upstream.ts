@@ -4,6 +4,7 @@
  */
 import type http from "node:http";
 import type net from "node:net";
+import type { UrlValue } from "../config/fields.js";
 import type { Logger } from "../log/logger.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import type { Stage } from "../pipeline/stage.js";
@@ -11,7 +12,7 @@ import { createHttpForward } from "./http-forward.js";
 import { createWebSocketProxy } from "./websocket.js";
 
 export interface UpstreamOptions {
-  url: URL;
+  url: UrlValue;
   timeoutMs: number;
   /** PEM CA bundle text for an HTTPS upstream. */
   ca?: string;

@@ -3,6 +3,7 @@ import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
 import { createProxyServer } from "http-proxy-3";
+import type { UrlValue } from "../config/fields.js";
 import type { Logger } from "../log/logger.js";
 import type { RequestScope } from "../pipeline/scope.js";
 
@@ -11,7 +12,7 @@ export interface WebSocketProxy {
   close(): void;
 }
 
-export function createWebSocketProxy(options: { url: URL; ca?: string; log: Logger }): WebSocketProxy {
+export function createWebSocketProxy(options: { url: UrlValue; ca?: string; log: Logger }): WebSocketProxy {
   const secure = options.url.protocol === "https:";
   const agent = secure ? new https.Agent({ ca: options.ca }) : new http.Agent();
   const proxy = createProxyServer({ target: options.url.href, agent, ws: true, xfwd: false, secure: true, ca: options.ca });

@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import type http from "node:http";
+import { describe, it } from "node:test";
+import { setForwarded, stripClient } from "../../src/proxy/forwarded.js";
+import { stripClientClaims, stripHopByHop } from "../../src/proxy/strip-headers.js";
+import type { RequestScope } from "../../src/pipeline/scope.js";
+
+describe("stripHopByHop", () => {
+  it("removes every hop-by-hop header and keeps end-to-end ones and transfer-encoding", () => {
+    const headers: http.IncomingHttpHeaders = {
+      connection: "keep-alive",
+      "keep-alive": "timeout=5",
+      "proxy-connection": "keep-alive",
+      "proxy-authorization": "Basic eDp5",
+      "proxy-authenticate": "Basic",
+      te: "trailers",
+      trailer: "x-checksum",
+      upgrade: "h2c",
+      "transfer-encoding": "chunked",
+      host: "example.test",
+      accept: "*/*",
+      cookie: "a=b",
+    };
+    stripHopByHop(headers);
+    assert.deepEqual(headers, { "transfer-encoding": "chunked", host: "example.test", accept: "*/*", cookie: "a=b" });
+  });
+
+  it("removes the headers named in Connection, case-insensitively", () => {
+    const headers: http.IncomingHttpHeaders = { connection: "close, X-Secret , x-other", "x-secret": "s", "x-other": "o", "x-kept": "k" };
+    stripHopByHop(headers);
+    assert.deepEqual(headers, { "x-kept": "k" });
+  });
+
+  it("removes a header named alone in Connection", () => {
+    const headers: http.IncomingHttpHeaders = { connection: "x-secret", "x-secret": "s", host: "h" };
+    stripHopByHop(headers);
+    assert.deepEqual(headers, { host: "h" });
+  });
+
+  it("never lets Connection remove the message framing headers (transfer-encoding, content-length)", () => {
+    const chunked: http.IncomingHttpHeaders = { connection: "transfer-encoding", "transfer-encoding": "chunked", host: "h" };
+    stripHopByHop(chunked);
+    assert.deepEqual(chunked, { "transfer-encoding": "chunked", host: "h" });
+    const sized: http.IncomingHttpHeaders = { connection: "content-length", "content-length": "5", host: "h" };
+    stripHopByHop(sized);
+    assert.deepEqual(sized, { "content-length": "5", host: "h" });
+  });
+
+  it("keeps connection and upgrade for a WebSocket upgrade and still removes the rest", () => {
+    const headers: http.IncomingHttpHeaders = {
+      connection: "Upgrade",
+      upgrade: "websocket",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+      "keep-alive": "timeout=5",
+      te: "trailers",
+      "proxy-authorization": "Basic eDp5",
+    };
+    stripHopByHop(headers, true);
+    assert.deepEqual(headers, {
+      connection: "Upgrade",
+      upgrade: "websocket",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+    });
+  });
+
+  it("removes other headers named in Connection during an upgrade", () => {
+    const headers: http.IncomingHttpHeaders = { connection: "keep-alive, Upgrade, x-secret", upgrade: "websocket", "x-secret": "s" };
+    stripHopByHop(headers, true);
+    assert.deepEqual(headers, { connection: "keep-alive, Upgrade, x-secret", upgrade: "websocket" });
+  });
+
+  it("removes connection and upgrade when the request is not an upgrade", () => {
+    const headers: http.IncomingHttpHeaders = { connection: "Upgrade", upgrade: "websocket", host: "h" };
+    stripHopByHop(headers);
+    assert.deepEqual(headers, { host: "h" });
+  });
+
+  it("works on outgoing (response) headers too", () => {
+    const headers: http.OutgoingHttpHeaders = { connection: "close", "keep-alive": "timeout=5", "content-type": "text/plain", "content-length": 5 };
+    stripHopByHop(headers);
+    assert.deepEqual(headers, { "content-type": "text/plain", "content-length": 5 });
+  });
+});
+
+describe("stripClientClaims", () => {
+  it("removes forwarding headers, expect and the identity header names", () => {
+    const headers: http.IncomingHttpHeaders = {
+      forwarded: "for=6.6.6.6",
+      "x-forwarded-for": "6.6.6.6",
+      "x-forwarded-proto": "https",
+      "x-forwarded-host": "evil.test",
+      "x-forwarded-port": "443",
+      "x-forwarded-prefix": "/p",
+      "x-real-ip": "6.6.6.6",
+      "x-request-id": "chosen-by-client",
+      expect: "100-continue",
+      "x-remote-user": "admin",
+      "x-remote-groups": "admins",
+      "x-remote-email": "a@b",
+      "x-remote-provider": "local",
+      "x-portcullis-assertion": "forged.jwt",
+      host: "example.test",
+      accept: "text/html",
+      authorization: "Basic eDp5",
+    };
+    stripClientClaims(headers, ["x-remote-user", "x-remote-groups", "x-remote-email", "x-remote-provider", "x-portcullis-assertion"]);
+    assert.deepEqual(headers, { host: "example.test", accept: "text/html", authorization: "Basic eDp5" });
+  });
+
+  it("removes every X-Forwarded-* header a client sent, not only the ones the gateway writes", () => {
+    const headers: http.IncomingHttpHeaders = {
+      "x-forwarded-server": "evil",
+      "x-forwarded-ssl": "on",
+      "x-forwarded-scheme": "https",
+      "x-forwarded-uri": "/admin",
+      "x-forwarded-user": "admin",
+      host: "h",
+    };
+    stripClientClaims(headers, []);
+    assert.deepEqual(headers, { host: "h" });
+  });
+
+  it("leaves identity-like headers that were not named alone", () => {
+    const headers: http.IncomingHttpHeaders = { "x-remote-user": "admin", "x-custom-user": "bob" };
+    stripClientClaims(headers, ["x-custom-user"]);
+    assert.deepEqual(headers, { "x-remote-user": "admin" });
+  });
+});
+
+describe("stripClient", () => {
+  it("strips hop-by-hop headers and client claims in one call", () => {
+    const headers: http.IncomingHttpHeaders = { connection: "x-a", "x-a": "1", te: "trailers", "x-forwarded-for": "6.6.6.6", "x-remote-user": "admin", host: "h" };
+    stripClient(headers, ["x-remote-user"]);
+    assert.deepEqual(headers, { host: "h" });
+  });
+
+  it("keeps the handshake headers of an upgrade", () => {
+    const headers: http.IncomingHttpHeaders = { connection: "Upgrade", upgrade: "websocket", "x-real-ip": "1.1.1.1", host: "h" };
+    stripClient(headers, [], true);
+    assert.deepEqual(headers, { connection: "Upgrade", upgrade: "websocket", host: "h" });
+  });
+});
+
+describe("setForwarded", () => {
+  const scope = (over: Partial<RequestScope>): RequestScope =>
+    ({ id: "rid-1", listener: "secure", forwardedFor: "1.1.1.1", forwardPath: "/", query: "", ...over }) as RequestScope;
+
+  it("writes the forwarding headers and the request id for a TLS request and rewrites the URL", () => {
+    const req = { headers: { host: "example.test:4064", accept: "*/*" }, url: "/a/../%61dmin?x=1" } as unknown as http.IncomingMessage;
+    setForwarded(req, scope({ forwardedFor: "1.1.1.1, 10.0.0.1", forwardPath: "/%61dmin", query: "?x=1" }), 4064);
+    assert.deepEqual(req.headers, {
+      host: "example.test:4064",
+      accept: "*/*",
+      "x-forwarded-for": "1.1.1.1, 10.0.0.1",
+      "x-forwarded-proto": "https",
+      "x-forwarded-host": "example.test:4064",
+      "x-forwarded-port": "4064",
+      "x-request-id": "rid-1",
+    });
+    assert.equal(req.url, "/%61dmin?x=1");
+  });
+
+  it("says http for the insecure listener and leaves x-forwarded-host out without a Host", () => {
+    const req = { headers: {}, url: "//a/b/" } as unknown as http.IncomingMessage;
+    setForwarded(req, scope({ id: "rid-2", listener: "insecure", forwardPath: "/a/b/" }), 4063);
+    assert.deepEqual(req.headers, {
+      "x-forwarded-for": "1.1.1.1",
+      "x-forwarded-proto": "http",
+      "x-forwarded-port": "4063",
+      "x-request-id": "rid-2",
+    });
+    assert.equal(req.url, "/a/b/");
+  });
+
+  it("overwrites forwarding values a client managed to leave behind", () => {
+    const req = { headers: { host: "h", "x-forwarded-for": "6.6.6.6", "x-forwarded-proto": "http", "x-request-id": "spoof" }, url: "/" } as unknown as http.IncomingMessage;
+    setForwarded(req, scope({}), 443);
+    assert.equal(req.headers["x-forwarded-for"], "1.1.1.1");
+    assert.equal(req.headers["x-forwarded-proto"], "https");
+    assert.equal(req.headers["x-request-id"], "rid-1");
+    assert.equal(req.headers["x-forwarded-port"], "443");
+  });
+});
