@@ -24,6 +24,8 @@ import { securityHeaders } from "./pipeline/security-headers.js";
 import { runStages, type Stage } from "./pipeline/stage.js";
 import { forwardedHeaders, setForwarded, stripClient, stripClientHeaders } from "./proxy/forwarded.js";
 import { createUpstream, type Upstream } from "./proxy/upstream.js";
+import { startAdminListener, tcpCheck, type AdminListener } from "./ops/admin-listener.js";
+import { createMetrics } from "./ops/metrics.js";
 import { loadServerTls, secureOptions, watchTlsFiles } from "./tls/server-tls.js";
 
 export interface GatewayOptions {
@@ -31,7 +33,7 @@ export interface GatewayOptions {
   /** Resolves relative file paths in the config; defaults to the working directory. */
   cwd?: string;
   /** Listen on these ports instead of the configured ones (tests use 0). */
-  ports?: { secure: number; insecure: number };
+  ports?: { secure: number; insecure: number; admin?: number };
   /** Watch certificate files and reload on change (default true). */
   watchTls?: boolean;
 }
@@ -39,7 +41,7 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly config: Config;
   readonly log: Logger;
-  port(kind: ListenerKind): number;
+  port(kind: ListenerKind | "admin"): number;
   /** Re-reads the certificate; keeps the old one and logs when the new files are unusable. */
   reloadTls(): boolean;
   close(): Promise<void>;
@@ -76,13 +78,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const log = options.log ?? createLogger({ level: config.logging.level });
   const cwd = options.cwd ?? process.cwd();
   const material = loadServerTls(config.tls, cwd);
+  const access = accessLoggerFor(log);
+  const metrics = createMetrics();
   const upstream = createUpstream({
     url: config.upstream.url,
     timeoutMs: config.upstream.timeout,
     ca: config.upstream.ca === undefined ? undefined : readCa(path.resolve(cwd, config.upstream.ca)),
     log,
+    onError: (kind) => metrics.upstreamErrors.inc({ kind }),
   });
-  const access = accessLoggerFor(log);
   const trusted = trustedProxies(config.trustedProxies);
   const identityNames = identityHeaderNames(config);
   let listeners: Listeners | undefined;
@@ -96,7 +100,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const onRequest = (kind: ListenerKind, req: http.IncomingMessage, res: http.ServerResponse) => {
     const scope = scopeFor(kind, req);
     res.setHeader("x-request-id", scope.id);
-    res.once("close", () => logRequest(access, req, res, scope));
+    res.once("close", () => {
+      const seconds = (performance.now() - scope.startedAt) / 1000;
+      metrics.observe(scope.route, res.statusCode, seconds);
+      logRequest(access, req, res, scope, seconds);
+    });
     const fail = (err: unknown) => {
       const gatewayError = toGatewayError(err);
       if (gatewayError.status >= 500) log.error({ requestId: scope.id, err }, "request failed");
@@ -143,6 +151,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     onUpgrade,
   });
 
+  const upstreamPort = Number(config.upstream.url.port || (config.upstream.url.protocol === "https:" ? 443 : 80));
+  let admin: AdminListener;
+  try {
+    admin = await startAdminListener(config.ports.admin.host, options.ports?.admin ?? config.ports.admin.port, metrics, {
+      upstream: tcpCheck(config.upstream.url.hostname.replace(/^\[|\]$/g, ""), upstreamPort),
+    });
+  } catch (err) {
+    await listeners.close(0);
+    await upstream.close();
+    throw err;
+  }
+
   const reloadTls = (): boolean => {
     try {
       const next = loadServerTls(config.tls, cwd);
@@ -157,24 +177,25 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const watcher = options.watchTls === false ? undefined : watchTlsFiles(material.files, reloadTls);
 
   log.info(
-    { secure: `https://${displayHost(config.ports.host)}:${listeners.port("secure")}/`, insecure: `http://${displayHost(config.ports.host)}:${listeners.port("insecure")}/`, upstream: config.upstream.url.href, policy: config.router.insecure },
+    { admin: `http://${displayHost(config.ports.admin.host)}:${admin.port}/metrics`, secure: `https://${displayHost(config.ports.host)}:${listeners.port("secure")}/`, insecure: `http://${displayHost(config.ports.host)}:${listeners.port("insecure")}/`, upstream: config.upstream.url.href, policy: config.router.insecure },
     "portcullis listening",
   );
 
   return {
     config,
     log,
-    port: (kind) => listeners!.port(kind),
+    port: (kind) => (kind === "admin" ? admin.port : listeners!.port(kind)),
     reloadTls,
     async close() {
       watcher?.close();
       await listeners!.close(config.limits.shutdownGrace);
+      await admin.close();
       await upstream.close();
     },
   };
 }
 
-function logRequest(access: Logger, req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope): void {
+function logRequest(access: Logger, req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope, seconds: number): void {
   access.info(
     {
       requestId: scope.id,
@@ -182,7 +203,7 @@ function logRequest(access: Logger, req: http.IncomingMessage, res: http.ServerR
       path: scope.path,
       route: scope.route,
       status: res.statusCode,
-      ms: Math.round((performance.now() - scope.startedAt) * 10) / 10,
+      ms: Math.round(seconds * 10_000) / 10,
       ip: scope.clientIp,
       listener: scope.listener,
       aborted: !res.writableFinished || undefined,

@@ -21,6 +21,7 @@ export interface HttpForwardOptions {
   ca?: string;
   /** Most connections kept open to the upstream. */
   connections?: number;
+  onError?(kind: "unreachable" | "timeout" | "mid-response"): void;
 }
 
 /** Response headers that describe the upstream connection, not the message (RFC 9110 §7.6.1). */
@@ -81,11 +82,13 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
         const e = err as NodeJS.ErrnoException;
         if (res.headersSent || res.destroyed || req.destroyed) {
           // The answer had begun, or the client left: all that is left is to end the connection.
+          if (!(e instanceof undiciErrors.RequestAbortedError)) options.onError?.("mid-response");
           if (!(e instanceof undiciErrors.RequestAbortedError)) scope.log.warn({ requestId: scope.id, code: e.code, err: e.message }, "upstream failed mid-response");
           res.destroy();
           return;
         }
         const timedOut = isTimeout(e);
+        options.onError?.(timedOut ? "timeout" : "unreachable");
         scope.log.warn({ requestId: scope.id, code: e.code, err: e.message }, timedOut ? "upstream timeout" : "upstream unreachable");
         sendError(req, res, scope, timedOut ? upstreamTimeout() : upstreamUnreachable(e));
       },

@@ -17,6 +17,8 @@ export interface UpstreamOptions {
   /** PEM CA bundle text for an HTTPS upstream. */
   ca?: string;
   log: Logger;
+  /** Told of each upstream failure, for metrics. */
+  onError?(kind: "unreachable" | "timeout" | "mid-response"): void;
 }
 
 export interface Upstream {

@@ -17,6 +17,7 @@ export interface TestGateway {
   logs: LogSink;
   securePort: number;
   insecurePort: number;
+  adminPort: number;
   /** An HTTPS request to the secure listener, trusting the test CA. */
   https(path: string, options?: https.RequestOptions & { body?: string }): Promise<TestResponse>;
   /** A plaintext request to the insecure listener. */
@@ -76,7 +77,7 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}, 
   const config = validate(raw, options.env ?? {});
   const { sink, destination } = memoryLog();
   const log = createLogger({ level: config.logging.level, destination });
-  const gateway = await startGateway(config, { log, ports: { secure: 0, insecure: 0 } });
+  const gateway = await startGateway(config, { log, ports: { secure: 0, insecure: 0, admin: 0 } });
   const securePort = gateway.port("secure");
   const insecurePort = gateway.port("insecure");
   return {
@@ -85,6 +86,7 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}, 
     logs: sink,
     securePort,
     insecurePort,
+    adminPort: gateway.port("admin"),
     https: (path, o = {}) => request(https, securePort, path, { ca: pki.ca.cert, servername: "localhost", ...o }),
     http: (path, o = {}) => request(http, insecurePort, path, o),
     async close() {
