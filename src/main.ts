@@ -10,7 +10,7 @@ import type net from "node:net";
 import type { Config, RouterPolicy } from "./config/schema.js";
 import { effectivePortsOf } from "./config/load.js";
 import { TlsMaterialError } from "./errors.js";
-import { accessLoggerFor, createLogger, type Logger } from "./log/logger.js";
+import { accessLogFor, createLogger, type AccessLog, type Logger } from "./log/logger.js";
 import { startListeners, type Listeners } from "./listeners/listeners.js";
 import { routerPolicy } from "./listeners/router-policy.js";
 import { gatewayRoutes } from "./admin/gateway-routes.js";
@@ -78,7 +78,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const log = options.log ?? createLogger({ level: config.logging.level });
   const cwd = options.cwd ?? process.cwd();
   const material = loadServerTls(config.tls, cwd);
-  const access = accessLoggerFor(log);
+  const access = accessLogFor(log);
   const metrics = createMetrics();
   const upstream = createUpstream({
     url: config.upstream.url,
@@ -195,21 +195,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   };
 }
 
-function logRequest(access: Logger, req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope, seconds: number): void {
-  access.info(
-    {
-      requestId: scope.id,
-      method: req.method,
-      path: scope.path,
-      route: scope.route,
-      status: res.statusCode,
-      ms: Math.round(seconds * 10_000) / 10,
-      ip: scope.clientIp,
-      listener: scope.listener,
-      aborted: !res.writableFinished || undefined,
-    },
-    "request",
-  );
+function logRequest(access: AccessLog, req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope, seconds: number): void {
+  access.request({
+    requestId: scope.id,
+    method: req.method ?? "",
+    path: scope.path,
+    route: scope.route,
+    status: res.statusCode,
+    ms: Math.round(seconds * 10_000) / 10,
+    ip: scope.clientIp,
+    listener: scope.listener,
+    aborted: !res.writableFinished,
+  });
 }
 
 function readCa(file: string): string {

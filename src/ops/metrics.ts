@@ -30,14 +30,23 @@ export function createMetrics(): Metrics {
     labelNames: ["kind"] as const,
     registers: [registry],
   });
+  // Route names are a small fixed set ("proxy", "gateway:healthz", "router:redirect"…), so the
+  // labelled children are cached: prom-client would otherwise hash the labels on every request.
+  const children = new Map<string, { count: client.Counter.Internal; time: client.Histogram.Internal<"route"> }>();
   return {
     registry,
     upstreamErrors,
     observe(route, status, seconds) {
-      // Route names are a small fixed set ("proxy", "gateway:healthz", "router:redirect"…): low cardinality.
       const r = route || "none";
-      requests.inc({ route: r, status: `${Math.floor(status / 100)}xx` });
-      latency.observe({ route: r }, seconds);
+      const statusClass = `${Math.floor(status / 100)}xx`;
+      const key = `${r} ${statusClass}`;
+      let child = children.get(key);
+      if (!child) {
+        child = { count: requests.labels(r, statusClass), time: latency.labels(r) };
+        children.set(key, child);
+      }
+      child.count.inc();
+      child.time.observe(seconds);
     },
   };
 }

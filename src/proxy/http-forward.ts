@@ -8,7 +8,7 @@
  * away aborts the upstream request, and an upstream that fails mid-answer ends the client's connection.
  */
 import type http from "node:http";
-import { Pool, errors as undiciErrors } from "undici";
+import { Pool } from "undici";
 import type { UrlValue } from "../config/fields.js";
 import { upstreamTimeout, upstreamUnreachable } from "../errors.js";
 import { sendError } from "../pipeline/respond.js";
@@ -80,10 +80,16 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
       (err) => {
         if (!err) return;
         const e = err as NodeJS.ErrnoException;
-        if (res.headersSent || res.destroyed || req.destroyed) {
-          // The answer had begun, or the client left: all that is left is to end the connection.
-          if (!(e instanceof undiciErrors.RequestAbortedError)) options.onError?.("mid-response");
-          if (!(e instanceof undiciErrors.RequestAbortedError)) scope.log.warn({ requestId: scope.id, code: e.code, err: e.message }, "upstream failed mid-response");
+        if (res.destroyed || req.destroyed || res.socket?.destroyed) {
+          // The client went away; undici has already abandoned the upstream request.
+          scope.log.debug({ requestId: scope.id, code: e.code }, "client left before the answer was complete");
+          res.destroy();
+          return;
+        }
+        if (res.headersSent) {
+          // The answer had begun: all that is left is to end the connection.
+          options.onError?.("mid-response");
+          scope.log.warn({ requestId: scope.id, code: e.code, err: e.message }, "upstream failed mid-response");
           res.destroy();
           return;
         }
