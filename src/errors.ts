@@ -12,6 +12,12 @@ export type ErrorCode =
   | "ERR_NOT_FOUND"
   | "ERR_UPSTREAM_UNREACHABLE"
   | "ERR_UPSTREAM_TIMEOUT"
+  | "ERR_STORE_UNAVAILABLE"
+  | "ERR_FORBIDDEN"
+  | "ERR_UNAUTHENTICATED"
+  | "ERR_CSRF"
+  | "ERR_LOGIN_FAILED"
+  | "ERR_TLS_REQUIRED"
   | "ERR_INTERNAL";
 
 export class GatewayError extends Error {

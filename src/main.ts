@@ -27,6 +27,21 @@ import { createUpstream, type Upstream } from "./proxy/upstream.js";
 import { startAdminListener, tcpCheck, type AdminListener } from "./ops/admin-listener.js";
 import { createMetrics } from "./ops/metrics.js";
 import { loadServerTls, secureOptions, watchTlsFiles } from "./tls/server-tls.js";
+import { systemClock, type Clock } from "./clock.js";
+import { compileSite, type Site } from "./config/site.js";
+import { Accounts } from "./auth/local/accounts.js";
+import { ensureAdmin } from "./auth/local/bootstrap.js";
+import { credentialsStage } from "./auth/credentials.js";
+import { LoginService } from "./auth/login.js";
+import { adminRoutes } from "./admin/admin-routes.js";
+import { accessStage } from "./policy/access-stage.js";
+import { compileRules } from "./policy/access-rules.js";
+import { csrfStage } from "./policy/csrf.js";
+import { identityHeaders } from "./proxy/identity.js";
+import { SessionService } from "./sessions/session-service.js";
+import { openStore } from "./store/open-store.js";
+import type { Store } from "./store/store.js";
+import { authRoutes } from "./web/auth-routes.js";
 
 export interface GatewayOptions {
   log?: Logger;
@@ -36,29 +51,80 @@ export interface GatewayOptions {
   ports?: { secure: number; insecure: number; admin?: number };
   /** Watch certificate files and reload on change (default true). */
   watchTls?: boolean;
+  clock?: Clock;
+  /** Use this store instead of opening the configured one (it is not closed with the gateway). */
+  store?: Store;
+  /** First run: the admin password (PORTCULLIS_ADMIN_PASSWORD), or false to create no account. */
+  adminPassword?: string | false;
+  /** Where a first-run random admin password is shown. */
+  print?: (line: string) => void;
 }
 
 export interface Gateway {
   readonly config: Config;
   readonly log: Logger;
+  readonly store: Store;
+  readonly accounts: Accounts;
+  readonly sessions: SessionService;
   port(kind: ListenerKind | "admin"): number;
   /** Re-reads the certificate; keeps the old one and logs when the new files are unusable. */
   reloadTls(): boolean;
   close(): Promise<void>;
 }
 
-/** Every stage in the order a request meets them; later issues insert credentials and access rules. */
-export function buildStages(config: Config, parts: { upstream: Upstream; listeners: () => Listeners }): Stage[] {
+export interface Parts {
+  upstream: Upstream;
+  listeners: () => Listeners;
+  site: () => Site;
+  clock: Clock;
+  store: Store;
+  accounts: Accounts;
+  sessions: SessionService;
+  logins: LoginService;
+}
+
+/** Every stage in the order a request meets them. */
+export function buildStages(config: Config, parts: Parts): Stage[] {
+  const prefix = config.paths.prefix;
+  const securePort = () => parts.listeners().port("secure");
+  const policy = () => currentPolicy(config);
   return [
     securityHeaders(config.tls.hsts),
-    gatewayRoutes("healthRoutes", config.paths.prefix, [healthRoute], false),
-    routerPolicy({
-      policy: () => currentPolicy(config),
-      securePort: () => parts.listeners().port("secure"),
-      sessionCookieName: config.session.cookieName,
-    }),
+    gatewayRoutes("healthRoutes", prefix, [healthRoute], false),
+    routerPolicy({ policy, securePort, sessionCookieName: config.session.cookieName }),
     stripClientHeaders(identityHeaderNames(config)),
-    gatewayRoutes("gatewayRoutes", config.paths.prefix, []),
+    credentialsStage({
+      sessions: parts.sessions,
+      logins: parts.logins,
+      accounts: parts.accounts,
+      clock: parts.clock,
+      site: parts.site,
+      cookieName: config.session.cookieName,
+      credentialCacheTtlMs: config.auth.credentialCacheTtl,
+    }),
+    csrfStage({ site: parts.site }),
+    gatewayRoutes(
+      "gatewayRoutes",
+      prefix,
+      [
+        ...authRoutes({
+          prefix,
+          cookieName: config.session.cookieName,
+          clock: parts.clock,
+          site: parts.site,
+          policy,
+          forceEncryption: config.router.forceEncryption,
+          sessions: parts.sessions,
+          logins: parts.logins,
+          accounts: parts.accounts,
+        }),
+        ...adminRoutes({ sessions: parts.sessions, accounts: parts.accounts, store: parts.store, site: parts.site }),
+      ],
+      true,
+      securePort,
+    ),
+    accessStage({ rules: compileRules(config.access), site: parts.site, prefix }),
+    identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
     parts.upstream.stage,
   ];
@@ -77,7 +143,26 @@ function identityHeaderNames(config: Config): string[] {
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.log ?? createLogger({ level: config.logging.level });
   const cwd = options.cwd ?? process.cwd();
+  const clock = options.clock ?? systemClock;
   const material = loadServerTls(config.tls, cwd);
+  const store = options.store ?? (await openStore(config, log, cwd));
+  const site = compileSite(config.site);
+  const siteNow = () => site;
+  const accounts = new Accounts(store, clock);
+  if (options.adminPassword !== false) {
+    await ensureAdmin(accounts, log, options.adminPassword, options.print ?? ((line) => console.error(line)));
+  }
+  const sessions = new SessionService({
+    store,
+    clock,
+    log,
+    idleTimeoutMs: () => siteNow().sessionTimeoutMs,
+    absoluteTimeoutMs: config.session.absoluteTimeout,
+    maxSessions: () => siteNow().concurrentMaxSessions,
+    limitPolicy: config.session.limitPolicy,
+  });
+  await sessions.start();
+  const logins = new LoginService({ store, accounts, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp });
   const access = accessLogFor(log);
   const metrics = createMetrics();
   const upstream = createUpstream({
@@ -90,7 +175,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const trusted = trustedProxies(config.trustedProxies);
   const identityNames = identityHeaderNames(config);
   let listeners: Listeners | undefined;
-  const stages = buildStages(config, { upstream, listeners: () => listeners! });
+  const stages = buildStages(config, { upstream, listeners: () => listeners!, site: siteNow, clock, store, accounts, sessions, logins });
 
   const scopeFor = (kind: ListenerKind, req: http.IncomingMessage): RequestScope => {
     const { clientIp, forwardedFor } = resolveClientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], trusted);
@@ -184,6 +269,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   return {
     config,
     log,
+    store,
+    accounts,
+    sessions,
     port: (kind) => (kind === "admin" ? admin.port : listeners!.port(kind)),
     reloadTls,
     async close() {
@@ -191,6 +279,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await listeners!.close(config.limits.shutdownGrace);
       await admin.close();
       await upstream.close();
+      sessions.stop();
+      if (!options.store) await store.close();
     },
   };
 }

@@ -1,49 +1,85 @@
 /**
- * The gateway's own routes under `paths.prefix` (default `/gateway`). Later issues register login,
- * session and admin routes here; anything unknown under the prefix is a 404 and never proxied.
+ * The gateway's own routes under `paths.prefix` (default `/gateway`). Paths may hold `{name}`
+ * parameters. Routes marked `tlsOnly` are redirected to the TLS port when they arrive in plaintext
+ * (OMERO's allow mode: login, password and admin pages need TLS). Anything unknown under the prefix
+ * is a 404 and never proxied.
  */
 import type { Exchange, Stage, StageResult } from "../pipeline/stage.js";
 import { notFound } from "../errors.js";
-import { sendError } from "../pipeline/respond.js";
+import { redirect, sendError, sendText } from "../pipeline/respond.js";
+import { tlsUrl } from "../listeners/router-policy.js";
 
-export type RouteHandler = (x: Exchange) => StageResult | Promise<StageResult>;
+export type RouteHandler = (x: Exchange, params: Record<string, string>) => StageResult | Promise<StageResult>;
 
 export interface GatewayRoute {
   method: string | readonly string[];
-  /** Path below the prefix, e.g. "/healthz". */
+  /** Path below the prefix, e.g. "/healthz" or "/admin/users/{name}/unlock". */
   path: string;
   name: string;
   handler: RouteHandler;
+  /** Only over TLS: a plaintext request is redirected to the same path on the TLS port. */
+  tlsOnly?: boolean;
+}
+
+interface Compiled {
+  route: GatewayRoute;
+  methods: readonly string[];
+  pattern: RegExp | null;
+  names: string[];
+  exact: string;
+}
+
+function compile(prefix: string, route: GatewayRoute): Compiled {
+  const names: string[] = [];
+  const full = `${prefix}${route.path}`;
+  const hasParams = full.includes("{");
+  const pattern = hasParams
+    ? new RegExp(`^${full.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{(\w+)\}/g, (_m, name: string) => (names.push(name), "([^/]+)"))}$`)
+    : null;
+  return { route, methods: typeof route.method === "string" ? [route.method] : route.method, pattern, names, exact: full };
 }
 
 /**
  * @param name the stage's name in the pipeline
  * @param answerUnknown when true, unknown paths under the prefix get 404; when false they pass on
  *   (used for the routes that must answer before the router policy, such as health)
+ * @param securePort the TLS port, for `tlsOnly` redirects
  */
-export function gatewayRoutes(name: string, prefix: string, routes: readonly GatewayRoute[], answerUnknown = true): Stage {
-  const table = new Map<string, GatewayRoute>();
-  for (const route of routes) {
-    for (const method of typeof route.method === "string" ? [route.method] : route.method) {
-      table.set(`${method} ${prefix}${route.path}`, route);
-    }
-  }
+export function gatewayRoutes(name: string, prefix: string, routes: readonly GatewayRoute[], answerUnknown = true, securePort?: () => number): Stage {
+  const compiled = routes.map((r) => compile(prefix, r));
   const under = `${prefix}/`;
   return {
     name,
     run(x) {
       const { path } = x.scope;
       if (path !== prefix && !path.startsWith(under)) return;
-      const method = x.req.method === "HEAD" ? "GET" : x.req.method;
-      const route = table.get(`${method} ${path}`);
-      if (!route) {
-        if (!answerUnknown) return;
-        x.scope.route = "gateway:not-found";
-        sendError(x.req, x.res, x.scope, notFound());
-        return "done";
+      const method = x.req.method === "HEAD" ? "GET" : (x.req.method ?? "GET");
+      let pathMatched = false;
+      for (const c of compiled) {
+        let params: Record<string, string> | null = null;
+        if (c.pattern === null) {
+          if (c.exact === path) params = {};
+        } else {
+          const m = c.pattern.exec(path);
+          if (m) params = Object.fromEntries(c.names.map((n, i) => [n, m[i + 1]!]));
+        }
+        if (params === null) continue;
+        pathMatched = true;
+        if (!c.methods.includes(method)) continue;
+        x.scope.route = `gateway:${c.route.name}`;
+        if (c.route.tlsOnly && x.scope.listener === "insecure" && securePort) {
+          const target = tlsUrl(x.req, securePort(), x.scope.forwardPath + x.scope.query);
+          if (target === null) sendText(x.res, 400, "The Host header is not a valid host name.");
+          else redirect(x.res, 308, target);
+          return "done";
+        }
+        return c.route.handler(x, params) ?? "done";
       }
-      x.scope.route = `gateway:${route.name}`;
-      return route.handler(x) ?? "done";
+      if (!answerUnknown) return;
+      x.scope.route = pathMatched ? "gateway:method-not-allowed" : "gateway:not-found";
+      if (pathMatched) sendText(x.res, 405, "Method not allowed.");
+      else sendError(x.req, x.res, x.scope, notFound());
+      return "done";
     },
   };
 }

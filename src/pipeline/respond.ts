@@ -48,9 +48,15 @@ export function redirect(res: http.ServerResponse, status: 302 | 303 | 307 | 308
 }
 
 /** A small page (or JSON for API clients) that says what went wrong and carries the request id. */
-export function sendError(req: http.IncomingMessage, res: http.ServerResponse, scope: Pick<RequestScope, "id">, err: GatewayError): void {
+export function sendError(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  scope: Pick<RequestScope, "id">,
+  err: GatewayError,
+  extra?: Record<string, string>,
+): void {
   if (wantsJson(req)) {
-    sendJson(res, err.status, { error: err.code, message: err.publicMessage, requestId: scope.id });
+    sendJson(res, err.status, { error: err.code, message: err.publicMessage, requestId: scope.id }, extra);
     return;
   }
   const title = `${err.status} ${statusText(err.status)}`;
@@ -60,15 +66,21 @@ export function sendError(req: http.IncomingMessage, res: http.ServerResponse, s
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>` +
       `<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto"><h1>${title}</h1>` +
       `<p>${escapeHtml(err.publicMessage)}</p><p><small>Request id: <code>${escapeHtml(scope.id)}</code></small></p></body></html>\n`,
+    extra,
   );
 }
 
 /** Maps anything thrown inside a stage to a GatewayError, hiding internals from the client. */
 export function toGatewayError(err: unknown): GatewayError {
-  return err instanceof GatewayError ? err : new GatewayError("ERR_INTERNAL", 500, "The gateway could not handle this request.", { cause: err });
+  if (err instanceof GatewayError) return err;
+  // Fail closed: when the store cannot be reached, nothing that needs it is answered as if it could.
+  if ((err as { code?: string })?.code === "ERR_STORE_UNAVAILABLE") {
+    return new GatewayError("ERR_STORE_UNAVAILABLE", 503, "Sign-in is unavailable for a moment; please try again shortly.", { cause: err });
+  }
+  return new GatewayError("ERR_INTERNAL", 500, "The gateway could not handle this request.", { cause: err });
 }
 
 function statusText(status: number): string {
-  const texts: Record<number, string> = { 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout" };
+  const texts: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout" };
   return texts[status] ?? "Error";
 }

@@ -1,5 +1,7 @@
 /** The per-request scope: everything the stages learn about one request, carried in one typed object. */
 import type { Logger } from "../log/logger.js";
+import type { Principal } from "../sessions/session-service.js";
+import type { SessionRecord } from "../store/store.js";
 
 export type ListenerKind = "secure" | "insecure";
 
@@ -23,4 +25,17 @@ export interface RequestScope {
   /** A name for logs: which stage answered ("proxy", "gateway:healthz", "router:redirect"). */
   route: string;
   log: Logger;
+  /** Who the request is from, once a credential stage has established it. */
+  principal?: Principal;
+  /** How: the session cookie, Basic credentials, or the guest principal (requireLogin false). */
+  authVia?: "session" | "basic" | "guest";
+  session?: SessionRecord;
+  /** Basic credentials were sent and refused (answered 401 with WWW-Authenticate). */
+  basicFailed?: boolean;
+  /** The request carried a session that had timed out at this time. */
+  expiredAt?: number;
+  /** The store could not be asked about the credential the request carried. */
+  storeDown?: boolean;
+  /** Headers that every answer to this request carries, proxied ones included (X-Session-Expires). */
+  responseHeaders?: Record<string, string>;
 }

@@ -70,12 +70,15 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
         method: req.method as "GET",
         headers,
         body: hasBody ? req : null,
-        opaque: res,
+        opaque: scope,
       },
       ({ statusCode, headers: upstreamHeaders, opaque }) => {
-        const out = opaque as http.ServerResponse;
-        out.writeHead(statusCode, responseHeaders(upstreamHeaders));
-        return out;
+        const headers = responseHeaders(upstreamHeaders);
+        // Headers the gateway adds to every answer of this request (X-Session-Expires).
+        const extra = (opaque as RequestScope).responseHeaders;
+        if (extra) Object.assign(headers, extra);
+        res.writeHead(statusCode, headers);
+        return res;
       },
       (err) => {
         if (!err) return;

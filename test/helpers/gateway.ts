@@ -4,7 +4,10 @@ import http from "node:http";
 import { Writable } from "node:stream";
 import { validate } from "../../src/config/load.js";
 import { createLogger } from "../../src/log/logger.js";
+import path from "node:path";
+import type { Clock } from "../../src/clock.js";
 import { startGateway, type Gateway } from "../../src/main.js";
+import type { Store } from "../../src/store/store.js";
 import { makePki, type TestPki } from "./certs.js";
 
 export interface LogSink {
@@ -66,18 +69,37 @@ export function request(
 }
 
 /** Starts a gateway with `overrides` merged over a test config (upstream, certificates, quiet logs). */
-export async function startTestGateway(overrides: Record<string, unknown> = {}, options: { pki?: TestPki; env?: NodeJS.ProcessEnv } = {}): Promise<TestGateway> {
+export interface TestGatewayOptions {
+  pki?: TestPki;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  store?: Store;
+  /** The first-run admin's password (default "admin-password-1"), or false for no admin. */
+  adminPassword?: string | false;
+}
+
+export async function startTestGateway(overrides: Record<string, unknown> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
   const pki = options.pki ?? makePki();
   const server = pki.issue(`server-${Math.random().toString(36).slice(2, 8)}`);
+  // Proxy mechanics are tested with bypass as the default policy; auth tests set their own.
   const base: Record<string, unknown> = {
     tls: { cert: server.certFile, key: server.keyFile },
     logging: { level: "debug" },
+    access: { defaultPolicy: "bypass" },
+    store: { dataDir: path.join(pki.dir, `store-${Math.random().toString(36).slice(2, 8)}`) },
   };
   const raw = deepMerge(base, overrides);
   const config = validate(raw, options.env ?? {});
   const { sink, destination } = memoryLog();
   const log = createLogger({ level: config.logging.level, destination });
-  const gateway = await startGateway(config, { log, ports: { secure: 0, insecure: 0, admin: 0 } });
+  const gateway = await startGateway(config, {
+    log,
+    ports: { secure: 0, insecure: 0, admin: 0 },
+    clock: options.clock,
+    store: options.store,
+    adminPassword: options.adminPassword ?? "admin-password-1",
+    print: () => undefined,
+  });
   const securePort = gateway.port("secure");
   const insecurePort = gateway.port("insecure");
   return {

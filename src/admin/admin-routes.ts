@@ -1,0 +1,151 @@
+/**
+ * Admin routes (SPEC §6.2, §6.4): list and end sessions, end all of a user's sessions, unlock and
+ * re-enable accounts. Admin role required; TLS only; the gateway's CSRF token on every change.
+ */
+import type { Accounts } from "../auth/local/accounts.js";
+import type { Site } from "../config/site.js";
+import { GatewayError } from "../errors.js";
+import { audit } from "../log/logger.js";
+import { tokenMatches, csrfRefused } from "../policy/csrf.js";
+import { sendJson } from "../pipeline/respond.js";
+import type { Exchange } from "../pipeline/stage.js";
+import type { SessionService } from "../sessions/session-service.js";
+import type { SessionRecord, Store } from "../store/store.js";
+import type { GatewayRoute } from "./gateway-routes.js";
+
+export interface AdminRouteDeps {
+  sessions: SessionService;
+  accounts: Accounts;
+  store: Store;
+  site: () => Site;
+}
+
+function requireAdmin(x: Exchange): void {
+  const p = x.scope.principal;
+  if (!p || x.scope.authVia === "guest") throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
+  if (!p.roles.includes("admin")) throw new GatewayError("ERR_FORBIDDEN", 403, "Administrators only.");
+}
+
+function requireToken(x: Exchange, site: Site): void {
+  // Basic-authenticated admin scripts are exempt, as for CSRF in general (SPEC §6.5).
+  if (x.scope.authVia !== "session" || !site.enableCsrfToken) return;
+  if (!tokenMatches(x.scope.session!.csrfToken, x.req.headers["x-csrf-token"] as string | undefined)) throw csrfRefused();
+}
+
+/** A session as admins see it: the public id is `<tag>.<hash>`, never the cookie's secret. */
+function view(s: SessionRecord) {
+  return {
+    id: `${s.tag}.${s.id}`,
+    user: s.user,
+    provider: s.provider,
+    createdAt: new Date(s.createdAt).toISOString(),
+    lastSeenAt: new Date(s.lastSeenAt).toISOString(),
+    expiresAt: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
+    encrypted: s.encrypted,
+  };
+}
+
+export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
+  return [
+    {
+      method: "GET",
+      path: "/admin/sessions",
+      name: "admin-sessions",
+      tlsOnly: true,
+      async handler(x): Promise<"done"> {
+        requireAdmin(x);
+        const user = new URL(x.scope.forwardPath + x.scope.query, "https://gateway.invalid").searchParams.get("user");
+        const users = user ? [user] : (await d.accounts.list()).map((u) => u.name);
+        const sessions = (await Promise.all(users.map((u) => d.sessions.list(u)))).flat();
+        sendJson(x.res, 200, { sessions: sessions.map(view) });
+        return "done";
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/admin/sessions/{id}",
+      name: "admin-session-end",
+      tlsOnly: true,
+      async handler(x, params): Promise<"done"> {
+        requireAdmin(x);
+        requireToken(x, d.site());
+        const [tag, id] = (params.id ?? "").split(".");
+        if (!tag || !id) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
+        const ended = await d.sessions.end({ tag, id });
+        if (!ended) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
+        audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, reason: "admin", session: `${tag}.${id.slice(0, 8)}…`, requestId: x.scope.id });
+        sendJson(x.res, 200, { ended: true });
+        return "done";
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/admin/users/{name}/sessions",
+      name: "admin-user-sessions-end",
+      tlsOnly: true,
+      async handler(x, params): Promise<"done"> {
+        requireAdmin(x);
+        requireToken(x, d.site());
+        const name = decodeURIComponent(params.name!);
+        const ended = await d.sessions.endAll(name);
+        audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, user: name, reason: "admin", count: ended.length, requestId: x.scope.id });
+        sendJson(x.res, 200, { ended: ended.length });
+        return "done";
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/users/{name}/unlock",
+      name: "admin-user-unlock",
+      tlsOnly: true,
+      async handler(x, params): Promise<"done"> {
+        requireAdmin(x);
+        requireToken(x, d.site());
+        const name = decodeURIComponent(params.name!);
+        await d.store.clearLoginFailures(name);
+        audit(x.scope.log, "account.unlocked", { by: x.scope.principal!.user, user: name, requestId: x.scope.id });
+        sendJson(x.res, 200, { unlocked: name });
+        return "done";
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/users/{name}/enable",
+      name: "admin-user-enable",
+      tlsOnly: true,
+      async handler(x, params): Promise<"done"> {
+        requireAdmin(x);
+        requireToken(x, d.site());
+        const name = decodeURIComponent(params.name!);
+        if (!(await d.accounts.get(name))) throw new GatewayError("ERR_NOT_FOUND", 404, "No such user.");
+        await d.accounts.setEnabled(name, true);
+        audit(x.scope.log, "account.enabled", { by: x.scope.principal!.user, user: name, requestId: x.scope.id });
+        sendJson(x.res, 200, { enabled: name });
+        return "done";
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/users",
+      name: "admin-users",
+      tlsOnly: true,
+      async handler(x): Promise<"done"> {
+        requireAdmin(x);
+        const users = await d.accounts.list();
+        sendJson(x.res, 200, {
+          users: await Promise.all(
+            users.map(async (u) => ({
+              name: u.name,
+              roles: u.roles,
+              email: u.email,
+              enabled: u.enabled,
+              lastLoginAt: u.lastLoginAt === null ? null : new Date(u.lastLoginAt).toISOString(),
+              failures: (await d.store.getLoginFailures(u.name)).failures,
+            })),
+          ),
+        });
+        return "done";
+      },
+    },
+  ];
+}

@@ -1,0 +1,122 @@
+/**
+ * The credentials stage: finds out who a request is from — the session cookie, or
+ * `Authorization: Basic user:password` (scripts, with lockout accounting and a short cache of
+ * successful verifications, SPEC §7) — without deciding whether that is enough (./../policy does).
+ * The `Authorization` header is consumed here and never forwarded.
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import type { Clock } from "../clock.js";
+import type { Site } from "../config/site.js";
+import { audit } from "../log/logger.js";
+import type { Exchange, Stage } from "../pipeline/stage.js";
+import { readCookie } from "../sessions/cookie.js";
+import type { Principal, SessionService } from "../sessions/session-service.js";
+import { StoreUnavailableError } from "../store/store.js";
+import type { Accounts } from "./local/accounts.js";
+import type { LoginService } from "./login.js";
+
+export interface CredentialsDeps {
+  sessions: SessionService;
+  logins: LoginService;
+  accounts: Accounts;
+  clock: Clock;
+  site: () => Site;
+  cookieName: string;
+  credentialCacheTtlMs: number;
+}
+
+interface CachedCredential {
+  principal: Principal;
+  passwordChangedAt: number;
+  until: number;
+  verifiedAt: number;
+}
+
+/** Parses `Basic base64(user:password)`; null for anything else. */
+export function parseBasic(header: string | undefined): { user: string; password: string } | null {
+  if (!header) return null;
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) return null;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export function credentialsStage(deps: CredentialsDeps): Stage {
+  // The cache key is an HMAC under a per-process secret: the password itself is never kept.
+  const cacheKey = randomBytes(32);
+  const cache = new Map<string, CachedCredential>();
+
+  async function fromBasic(x: Exchange, user: string, password: string): Promise<void> {
+    const { scope } = x;
+    const now = deps.clock.now();
+    const key = createHmac("sha256", cacheKey).update(`local\u0000${user}\u0000${password}`).digest("base64url");
+    const cached = cache.get(key);
+    if (cached && cached.until > now) {
+      // The verification is remembered, the account's state is not: read it on every use.
+      const account = await deps.accounts.get(user);
+      const fresh =
+        account !== null &&
+        account.enabled &&
+        account.passwordChangedAt === cached.passwordChangedAt &&
+        (account.revokedAt ?? 0) < cached.verifiedAt &&
+        !(await deps.logins.isLocked(user));
+      if (fresh) {
+        scope.principal = cached.principal;
+        scope.authVia = "basic";
+        return;
+      }
+      cache.delete(key);
+    }
+    const result = await deps.logins.login(user, password, scope.clientIp);
+    if (!result.ok) {
+      audit(scope.log, "login.failed", { user: result.user, reason: result.reason, via: "basic", ip: scope.clientIp, requestId: scope.id });
+      scope.basicFailed = true;
+      return;
+    }
+    if (result.mustChange !== null) {
+      audit(scope.log, "login.failed", { user, reason: `password-change-required:${result.mustChange}`, via: "basic", ip: scope.clientIp, requestId: scope.id });
+      scope.basicFailed = true;
+      return;
+    }
+    scope.principal = result.principal;
+    scope.authVia = "basic";
+    if (deps.credentialCacheTtlMs > 0) {
+      const account = await deps.accounts.get(user);
+      if (cache.size > 10_000) cache.clear();
+      cache.set(key, { principal: result.principal, passwordChangedAt: account?.passwordChangedAt ?? 0, until: now + deps.credentialCacheTtlMs, verifiedAt: now });
+    }
+  }
+
+  return {
+    name: "credentials",
+    async run(x) {
+      const { req, scope } = x;
+      const authorization = req.headers.authorization;
+      delete req.headers.authorization;
+      try {
+        const basic = parseBasic(authorization);
+        if (basic) {
+          await fromBasic(x, basic.user, basic.password);
+          return;
+        }
+        const cookie = readCookie(req, deps.cookieName);
+        if (cookie === null) return;
+        const result = await deps.sessions.validate(cookie);
+        if (result.kind === "valid") {
+          const s = result.session;
+          scope.session = s;
+          scope.principal = { user: s.user, roles: s.roles, email: s.email, provider: s.provider };
+          scope.authVia = "session";
+          (scope.responseHeaders ??= {})["x-session-expires"] = new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString();
+        } else if (result.kind === "expired") {
+          scope.expiredAt = result.at;
+        }
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        scope.storeDown = true;
+      }
+    },
+  };
+}

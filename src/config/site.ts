@@ -1,0 +1,67 @@
+/**
+ * The site-config properties (SPEC §4) as the code uses them: intervals in milliseconds, regexes
+ * compiled, cron kept as text. Built once per change, not per request.
+ */
+import picomatch from "picomatch";
+import { parseInterval } from "./interval.js";
+import type { SiteConfig } from "./schema.js";
+
+export interface Site {
+  readonly raw: SiteConfig;
+  readonly requireLogin: boolean;
+  readonly sessionTimeoutMs: number;
+  readonly sessionTimeoutMessage: string;
+  readonly concurrentMaxSessions: number;
+  readonly maxFailedLogins: number;
+  readonly lockoutMs: number;
+  readonly uiLoginFailureMessage: string;
+  readonly canResetFailedLoginsWithForgotPassword: boolean;
+  readonly inactivityBeforeLockoutMs: number;
+  readonly aliasTokenTimeoutMs: number;
+  readonly interactiveAgents: readonly RegExp[];
+  readonly isDataPath: (path: string) => boolean;
+  readonly passwordComplexity: RegExp;
+  readonly passwordComplexityMessage: string;
+  readonly passwordExpiration: { type: "disabled" } | { type: "interval"; ms: number } | { type: "date"; before: number };
+  readonly passwordHistoryMs: number | null;
+  readonly requireSaltedPasswords: boolean;
+  readonly enableCsrfToken: boolean;
+  readonly csrfEmailAlert: boolean;
+}
+
+/** `^.*$`-style anchors are the user's business; a pattern must match the whole value (as in Java). */
+function whole(source: string): RegExp {
+  return new RegExp(`^(?:${source})$`, "s");
+}
+
+export function compileSite(raw: SiteConfig): Site {
+  const isDataPath = picomatch([...raw.dataPaths], { dot: true });
+  const site: Site = {
+    raw,
+    requireLogin: raw.requireLogin,
+    sessionTimeoutMs: parseInterval(raw.sessionTimeout),
+    sessionTimeoutMessage: raw.sessionTimeoutMessage,
+    concurrentMaxSessions: raw.concurrentMaxSessions,
+    maxFailedLogins: raw.maxFailedLogins,
+    lockoutMs: parseInterval(raw.maxFailedLoginsLockoutDuration),
+    uiLoginFailureMessage: raw.uiLoginFailureMessage.replace(/%d/g, String(raw.maxFailedLogins)),
+    canResetFailedLoginsWithForgotPassword: raw.canResetFailedLoginsWithForgotPassword,
+    inactivityBeforeLockoutMs: parseInterval(raw.inactivityBeforeLockout),
+    aliasTokenTimeoutMs: parseInterval(raw.aliasTokenTimeout),
+    interactiveAgents: raw.interactiveAgentIds.map(whole),
+    isDataPath: (path: string) => isDataPath(path),
+    passwordComplexity: whole(raw.passwordComplexity),
+    passwordComplexityMessage: raw.passwordComplexityMessage,
+    passwordExpiration:
+      raw.passwordExpirationType === "interval"
+        ? { type: "interval" as const, ms: parseInterval(raw.passwordExpirationInterval) }
+        : raw.passwordExpirationType === "date"
+          ? { type: "date" as const, before: Date.parse(raw.passwordExpirationDate!) }
+          : { type: "disabled" as const },
+    passwordHistoryMs: raw.passwordReuseRestriction === "historical" ? parseInterval(raw.passwordHistoryDuration) : null,
+    requireSaltedPasswords: raw.requireSaltedPasswords,
+    enableCsrfToken: raw.enableCsrfToken,
+    csrfEmailAlert: raw.csrfEmailAlert,
+  };
+  return Object.freeze(site);
+}

@@ -1,0 +1,87 @@
+/**
+ * The access stage: applies the access rules to what the credentials stage found. Unauthenticated
+ * requests are answered here — 503 when the store could not be asked (fail closed), 401 with
+ * WWW-Authenticate for scripts, a redirect to the login page for browsers — and nothing without the
+ * required identity ever reaches the upstream.
+ */
+import type http from "node:http";
+import type { Site } from "../config/site.js";
+import { GatewayError } from "../errors.js";
+import { redirect, sendError } from "../pipeline/respond.js";
+import type { RequestScope } from "../pipeline/scope.js";
+import type { Exchange, Stage } from "../pipeline/stage.js";
+import { allowedBy, type AccessRules } from "./access-rules.js";
+import { wantsChallenge } from "./browser.js";
+
+export const GUEST = Object.freeze({ user: "guest", roles: ["guest"], provider: "guest" });
+
+const storeDown = () => new GatewayError("ERR_STORE_UNAVAILABLE", 503, "Sign-in is unavailable for a moment; please try again shortly.");
+const forbidden = () => new GatewayError("ERR_FORBIDDEN", 403, "You do not have access to this page.");
+const unauthenticated = () => new GatewayError("ERR_UNAUTHENTICATED", 401, "Authentication required.");
+
+export interface AccessDeps {
+  rules: AccessRules;
+  site: () => Site;
+  prefix: string;
+}
+
+/** The login page URL for a browser, with where to come back to and, after a timeout, when it happened. */
+export function loginUrl(prefix: string, scope: RequestScope, expiredAt?: number): string {
+  const params = new URLSearchParams({ returnTo: scope.forwardPath + scope.query });
+  if (expiredAt !== undefined) params.set("timeout", String(expiredAt));
+  return `${prefix}/login?${params}`;
+}
+
+function challenge(req: http.IncomingMessage, x: Exchange): "done" {
+  sendError(req, x.res, x.scope, unauthenticated(), { "www-authenticate": 'Basic realm="portcullis", charset="UTF-8"' });
+  return "done";
+}
+
+export function accessStage(deps: AccessDeps): Stage {
+  return {
+    name: "access",
+    run(x) {
+      const { req, res, scope } = x;
+      const decision = deps.rules.decide(scope.path, scope.paramFreePath, req.method ?? "GET", scope.clientIp);
+      scope.route = "proxy";
+      if (decision.policy === "deny") {
+        sendError(req, res, scope, forbidden());
+        return "done";
+      }
+      if (decision.policy === "bypass") return;
+
+      const site = deps.site();
+      if (!scope.principal && !site.requireLogin && !scope.storeDown && !scope.basicFailed && decision.policy === "authenticated") {
+        scope.principal = { ...GUEST, roles: [...GUEST.roles] };
+        scope.authVia = "guest";
+      }
+      if (!scope.principal) {
+        if (scope.storeDown) {
+          sendError(req, res, scope, storeDown());
+          return "done";
+        }
+        if (scope.basicFailed || wantsChallenge(req, scope.path, site)) return challenge(req, x);
+        if (scope.expiredAt !== undefined && !isBrowserNavigation(req)) return challenge(req, x);
+        redirect(res, req.method === "GET" || req.method === "HEAD" ? 302 : 303, loginUrl(deps.prefix, scope, scope.expiredAt));
+        return "done";
+      }
+      if (decision.policy === "admin" && !scope.principal.roles.includes("admin")) {
+        sendError(req, res, scope, forbidden());
+        return "done";
+      }
+      if (!allowedBy(decision.who, scope.principal)) {
+        sendError(req, res, scope, forbidden());
+        return "done";
+      }
+    },
+  };
+}
+
+/** A browser asking for a page (not an API or XHR call): such clients are sent to the login page. */
+function isBrowserNavigation(req: http.IncomingMessage): boolean {
+  const accept = req.headers.accept ?? "";
+  if (accept.includes("application/json") && !accept.includes("text/html")) return false;
+  if (req.headers["x-requested-with"] === "XMLHttpRequest") return false;
+  const mode = req.headers["sec-fetch-mode"];
+  return mode === undefined || mode === "navigate";
+}

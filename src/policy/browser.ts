@@ -1,0 +1,23 @@
+/**
+ * Browser or script (SPEC §7, XNAT's interactiveAgentIds and dataPaths): decides whether an
+ * unauthenticated request gets 401 + WWW-Authenticate (scripts, JSON and XHR clients, non-navigations
+ * on data paths) or a redirect to the login page (people in browsers).
+ */
+import type http from "node:http";
+import type { Site } from "../config/site.js";
+
+export function isInteractive(req: http.IncomingMessage, site: Site): boolean {
+  const agent = req.headers["user-agent"] ?? "";
+  if (agent === "" || !site.interactiveAgents.some((re) => re.test(agent))) return false;
+  const accept = req.headers.accept ?? "";
+  if (accept.includes("application/json") && !accept.includes("text/html")) return false;
+  if (req.headers["x-requested-with"] === "XMLHttpRequest") return false;
+  const mode = req.headers["sec-fetch-mode"];
+  if (mode !== undefined && mode !== "navigate") return false;
+  return true;
+}
+
+/** 401 for scripts on data paths; everything else that is unauthenticated is sent to the login page. */
+export function wantsChallenge(req: http.IncomingMessage, path: string, site: Site): boolean {
+  return site.isDataPath(path) && !isInteractive(req, site);
+}

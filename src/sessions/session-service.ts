@@ -1,0 +1,160 @@
+/**
+ * Sessions: creation under the concurrent-session cap, validation with idle and absolute timeouts,
+ * sliding, and ending — one session, or all of a user's on every process (published to the others,
+ * which drop their cached copy and close the session's WebSockets).
+ */
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log/logger.js";
+import type { LimitPolicy, SessionRecord, Store } from "../store/store.js";
+import { newSessionSecret, parseCookieValue, type SessionCredential } from "./ids.js";
+
+export interface Principal {
+  user: string;
+  roles: string[];
+  email?: string;
+  provider: string;
+}
+
+export type Validation =
+  | { kind: "valid"; session: SessionRecord }
+  /** The session existed but timed out; `at` is when (for sessionTimeoutMessage). */
+  | { kind: "expired"; at: number }
+  | { kind: "none" };
+
+export interface SessionServiceOptions {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  idleTimeoutMs: () => number;
+  absoluteTimeoutMs: number;
+  maxSessions: () => number;
+  limitPolicy: LimitPolicy;
+  /** How long a validated session may be served from memory; SPEC §6.2 allows at most 1 s. */
+  cacheMs?: number;
+}
+
+const ENDED_CHANNEL = "session-ended";
+/** A session's last-seen time is written at most this often (one store write per second per session). */
+const TOUCH_EVERY_MS = 1_000;
+
+export class SessionService {
+  private readonly cache = new Map<string, { session: SessionRecord; until: number }>();
+  private readonly endedListeners = new Set<(ids: string[]) => void>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly o: SessionServiceOptions) {}
+
+  /** Listens for sessions ended by any process (logout/all, admin, eviction). */
+  async start(): Promise<void> {
+    this.unsubscribe = await this.o.store.subscribe(ENDED_CHANNEL, (message) => {
+      const ids = JSON.parse(message) as string[];
+      for (const id of ids) this.cache.delete(id);
+      for (const l of this.endedListeners) l(ids);
+    });
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Called with the ids of sessions ended anywhere (to close their WebSockets). */
+  onEnded(listener: (ids: string[]) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  async create(principal: Principal, encrypted: boolean): Promise<{ cookieValue: string; session: SessionRecord } | null> {
+    const now = this.o.clock.now();
+    const { cookieValue, credential, csrfToken } = newSessionSecret(principal.user);
+    const session: SessionRecord = {
+      id: credential.id,
+      tag: credential.tag,
+      user: principal.user,
+      provider: principal.provider,
+      roles: principal.roles,
+      email: principal.email,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: Math.min(now + this.o.idleTimeoutMs(), now + this.o.absoluteTimeoutMs),
+      absoluteExpiresAt: now + this.o.absoluteTimeoutMs,
+      encrypted,
+      csrfToken,
+    };
+    const result = await this.o.store.createSession(session, { maxSessions: this.o.maxSessions(), policy: this.o.limitPolicy, now });
+    if (!result.created) return null;
+    if (result.evicted.length > 0) await this.announceEnded(result.evicted);
+    return { cookieValue, session };
+  }
+
+  /** Looks a cookie value up, checks its timeouts against the clock, and slides the idle timeout. */
+  async validate(cookieValue: string): Promise<Validation> {
+    const credential = parseCookieValue(cookieValue);
+    if (!credential) return { kind: "none" };
+    const now = this.o.clock.now();
+    const cached = this.cache.get(credential.id);
+    let session = cached && cached.until > now && cached.session.tag === credential.tag ? cached.session : null;
+    if (!session) {
+      session = await this.o.store.getSession(credential.tag, credential.id);
+      if (!session) {
+        this.cache.delete(credential.id);
+        return { kind: "none" };
+      }
+    }
+    const ended = Math.min(session.expiresAt, session.absoluteExpiresAt);
+    if (now >= ended) {
+      this.cache.delete(credential.id);
+      await this.o.store.deleteSession(credential.tag, credential.id);
+      return { kind: "expired", at: ended };
+    }
+    if (now - session.lastSeenAt >= TOUCH_EVERY_MS) {
+      const expiresAt = Math.min(now + this.o.idleTimeoutMs(), session.absoluteExpiresAt);
+      await this.o.store.touchSession(credential.tag, credential.id, now, expiresAt);
+      session = { ...session, lastSeenAt: now, expiresAt };
+    }
+    this.remember(session, now);
+    return { kind: "valid", session };
+  }
+
+  /** Slides the timeout now (`POST /gateway/session/renew`). */
+  async renew(session: SessionRecord): Promise<SessionRecord> {
+    const now = this.o.clock.now();
+    const expiresAt = Math.min(now + this.o.idleTimeoutMs(), session.absoluteExpiresAt);
+    await this.o.store.touchSession(session.tag, session.id, now, expiresAt);
+    const renewed = { ...session, lastSeenAt: now, expiresAt };
+    this.remember(renewed, now);
+    return renewed;
+  }
+
+  async end(credential: SessionCredential): Promise<boolean> {
+    const ended = await this.o.store.deleteSession(credential.tag, credential.id);
+    await this.announceEnded([credential.id]);
+    return ended;
+  }
+
+  async endAll(user: string): Promise<string[]> {
+    const ids = await this.o.store.deleteUserSessions(user);
+    if (ids.length > 0) await this.announceEnded(ids);
+    return ids;
+  }
+
+  list(user: string): Promise<SessionRecord[]> {
+    return this.o.store.listSessions(user, this.o.clock.now());
+  }
+
+  private remember(session: SessionRecord, now: number): void {
+    const cacheMs = this.o.cacheMs ?? 1_000;
+    if (cacheMs <= 0) return;
+    if (this.cache.size > 50_000) this.cache.clear();
+    this.cache.set(session.id, { session, until: now + cacheMs });
+  }
+
+  private async announceEnded(ids: string[]): Promise<void> {
+    for (const id of ids) this.cache.delete(id);
+    try {
+      await this.o.store.publish(ENDED_CHANNEL, JSON.stringify(ids));
+    } catch (err) {
+      // The sessions are gone from the store already; other processes notice within a second.
+      this.o.log.warn({ err: (err as Error).message }, "could not announce ended sessions");
+    }
+  }
+}

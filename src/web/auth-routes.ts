@@ -1,0 +1,259 @@
+/**
+ * Login, logout, session and password routes (SPEC §6.1, §6.3). Forms get pages and redirects,
+ * JSON clients get JSON. Every failed login answers 401 with `uiLoginFailureMessage`, whatever the
+ * reason; the reason is audited.
+ */
+import type http from "node:http";
+import type { Clock } from "../clock.js";
+import type { RouterPolicy } from "../config/schema.js";
+import type { Site } from "../config/site.js";
+import type { Accounts } from "../auth/local/accounts.js";
+import type { LoginService } from "../auth/login.js";
+import { hashPassword, verifyPassword } from "../auth/passwords/hash.js";
+import { checkNewPassword } from "../auth/passwords/policy.js";
+import type { GatewayRoute } from "../admin/gateway-routes.js";
+import { GatewayError } from "../errors.js";
+import { audit } from "../log/logger.js";
+import { csrfRefused, tokenMatches } from "../policy/csrf.js";
+import { escapeHtml, redirect, sendHtml, sendJson, wantsJson } from "../pipeline/respond.js";
+import type { Exchange } from "../pipeline/stage.js";
+import { clearedCookie, readCookie, sessionCookie } from "../sessions/cookie.js";
+import { parseCookieValue } from "../sessions/ids.js";
+import type { SessionService } from "../sessions/session-service.js";
+import type { SessionRecord } from "../store/store.js";
+import { type Fields, isJsonRequest, readBody } from "./body.js";
+import { loginPage, passwordPage } from "./pages.js";
+import { safeReturnTo } from "./return-to.js";
+
+export interface AuthRouteDeps {
+  prefix: string;
+  cookieName: string;
+  clock: Clock;
+  site: () => Site;
+  policy: () => RouterPolicy;
+  forceEncryption: boolean;
+  sessions: SessionService;
+  logins: LoginService;
+  accounts: Accounts;
+}
+
+/** The JSON shape of a session (login answer, `GET /session`). */
+function sessionJson(s: SessionRecord) {
+  return {
+    user: s.user,
+    roles: s.roles,
+    provider: s.provider,
+    expiresAt: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
+    encrypted: s.encrypted,
+    csrfToken: s.csrfToken,
+  };
+}
+
+function requireSession(x: Exchange): SessionRecord {
+  if (x.scope.authVia !== "session" || !x.scope.session) throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
+  return x.scope.session;
+}
+
+/** The gateway's own state-changing routes need the session's CSRF token besides the origin check. */
+function requireToken(x: Exchange, fields: Fields, session: SessionRecord, site: Site): void {
+  if (!site.enableCsrfToken) return;
+  const given = (x.req.headers["x-csrf-token"] as string | undefined) ?? fields.csrfToken;
+  if (!tokenMatches(session.csrfToken, given)) {
+    audit(x.scope.log, "csrf.refused", { user: session.user, path: x.scope.path, reason: "token", ip: x.scope.clientIp, requestId: x.scope.id });
+    throw csrfRefused();
+  }
+}
+
+function isForm(req: http.IncomingMessage): boolean {
+  return !isJsonRequest(req) && !wantsJson(req);
+}
+
+export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
+  const timeoutMessage = (at: number) => escapeHtml(d.site().sessionTimeoutMessage.replace(/TIMEOUT_TIME/g, new Date(at).toUTCString()));
+  const cookieSecure = (encrypted: boolean) => d.policy() !== "allow" || encrypted;
+
+  const renderLogin = (x: Exchange, status: number, returnTo: string, messageHtml?: string, kind: "error" | "info" = "error", username?: string) => {
+    sendHtml(
+      x.res,
+      status,
+      loginPage({ prefix: d.prefix, returnTo, messageHtml, messageKind: kind, username, providers: d.logins.providers, offerEncryption: d.policy() === "allow" && !d.forceEncryption }),
+    );
+    return "done" as const;
+  };
+
+  const loginFailed = (x: Exchange, json: boolean, returnTo: string, username: string) => {
+    // uiLoginFailureMessage may hold HTML (XNAT); it is the admin's text, not the client's.
+    const message = d.site().uiLoginFailureMessage;
+    if (json) {
+      sendJson(x.res, 401, { error: "ERR_LOGIN_FAILED", message });
+      return "done" as const;
+    }
+    return renderLogin(x, 401, returnTo, message, "error", username);
+  };
+
+  return [
+    {
+      method: "GET",
+      path: "/login",
+      name: "login-page",
+      tlsOnly: true,
+      handler(x): "done" {
+        const url = new URL(x.scope.forwardPath + x.scope.query, "https://gateway.invalid");
+        const returnTo = safeReturnTo(url.searchParams.get("returnTo"));
+        const timeout = Number(url.searchParams.get("timeout"));
+        if (Number.isFinite(timeout) && timeout > 0) return renderLogin(x, 200, returnTo, timeoutMessage(timeout), "info");
+        return renderLogin(x, 200, returnTo);
+      },
+    },
+    {
+      method: "POST",
+      path: "/login",
+      name: "login",
+      tlsOnly: true,
+      async handler(x): Promise<"done"> {
+        const json = isJsonRequest(x.req) || wantsJson(x.req);
+        const fields = await readBody(x.req);
+        const username = (fields.username ?? "").trim();
+        const password = fields.password ?? "";
+        const returnTo = safeReturnTo(fields.returnTo);
+        const { scope } = x;
+        if (username === "") return loginFailed(x, json, returnTo, username);
+        const result = await d.logins.login(username, password, scope.clientIp);
+        if (!result.ok) {
+          audit(scope.log, "login.failed", { user: result.user, reason: result.reason, via: "form", ip: scope.clientIp, requestId: scope.id });
+          return loginFailed(x, json, returnTo, username);
+        }
+        if (result.mustChange !== null) {
+          audit(scope.log, "login.password-change-required", { user: result.principal.user, reason: result.mustChange, ip: scope.clientIp, requestId: scope.id });
+          const message = result.mustChange === "complexity" ? d.site().passwordComplexityMessage : result.mustChange === "expired" ? "Your password has expired." : "Your password must be replaced.";
+          if (json) {
+            sendJson(x.res, 403, { error: "ERR_PASSWORD_CHANGE_REQUIRED", reason: result.mustChange, message, changeUrl: `${d.prefix}/password` });
+            return "done";
+          }
+          sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: result.principal.user, messageHtml: escapeHtml(`${message} Choose a new one to continue.`), messageKind: "info", returnTo }));
+          return "done";
+        }
+        const encrypted = d.policy() !== "allow" || d.forceEncryption || fields.encrypted === "true" || fields.encrypted === "on";
+        const created = await d.sessions.create(result.principal, encrypted);
+        if (!created) {
+          audit(scope.log, "login.failed", { user: result.principal.user, reason: "session-limit", via: "form", ip: scope.clientIp, requestId: scope.id });
+          return loginFailed(x, json, returnTo, username);
+        }
+        audit(scope.log, "login.ok", { user: result.principal.user, provider: result.principal.provider, encrypted, ip: scope.clientIp, requestId: scope.id });
+        x.res.setHeader("set-cookie", sessionCookie(created.cookieValue, { name: d.cookieName, secure: cookieSecure(encrypted) }));
+        if (json) sendJson(x.res, 200, sessionJson(created.session));
+        else redirect(x.res, 303, returnTo);
+        return "done";
+      },
+    },
+    {
+      method: "POST",
+      path: "/logout",
+      name: "logout",
+      async handler(x): Promise<"done"> {
+        const fields = await readBody(x.req);
+        const cookie = readCookie(x.req, d.cookieName);
+        const session = x.scope.session;
+        if (session) requireToken(x, fields, session, d.site());
+        const credential = cookie ? parseCookieValue(cookie) : null;
+        if (credential) {
+          await d.sessions.end(credential);
+          if (session) audit(x.scope.log, "session.ended", { user: session.user, reason: "logout", requestId: x.scope.id });
+        }
+        x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
+        if (isForm(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
+        else sendJson(x.res, 200, { loggedOut: true });
+        return "done";
+      },
+    },
+    {
+      method: "POST",
+      path: "/logout/all",
+      name: "logout-all",
+      async handler(x): Promise<"done"> {
+        const session = requireSession(x);
+        const fields = await readBody(x.req);
+        requireToken(x, fields, session, d.site());
+        const ended = await d.sessions.endAll(session.user);
+        // Cached Basic verifications of this user stop counting too.
+        const now = d.clock.now();
+        if (await d.accounts.get(session.user)) await d.accounts.update(session.user, (u) => void (u.revokedAt = now));
+        audit(x.scope.log, "session.ended", { user: session.user, reason: "logout-all", count: ended.length, requestId: x.scope.id });
+        x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
+        if (isForm(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
+        else sendJson(x.res, 200, { loggedOut: true, sessionsEnded: ended.length });
+        return "done";
+      },
+    },
+    {
+      method: "GET",
+      path: "/session",
+      name: "session",
+      handler(x): "done" {
+        sendJson(x.res, 200, sessionJson(requireSession(x)));
+        return "done";
+      },
+    },
+    {
+      method: "POST",
+      path: "/session/renew",
+      name: "session-renew",
+      async handler(x): Promise<"done"> {
+        const session = requireSession(x);
+        const fields = await readBody(x.req);
+        requireToken(x, fields, session, d.site());
+        const renewed = await d.sessions.renew(session);
+        x.res.setHeader("x-session-expires", new Date(Math.min(renewed.expiresAt, renewed.absoluteExpiresAt)).toISOString());
+        sendJson(x.res, 200, sessionJson(renewed));
+        return "done";
+      },
+    },
+    {
+      method: "GET",
+      path: "/password",
+      name: "password-page",
+      tlsOnly: true,
+      handler(x): "done" {
+        const url = new URL(x.scope.forwardPath + x.scope.query, "https://gateway.invalid");
+        sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: x.scope.principal?.user ?? "", returnTo: safeReturnTo(url.searchParams.get("returnTo")) }));
+        return "done";
+      },
+    },
+    {
+      method: "POST",
+      path: "/password",
+      name: "password-change",
+      tlsOnly: true,
+      async handler(x): Promise<"done"> {
+        const json = isJsonRequest(x.req) || wantsJson(x.req);
+        const fields = await readBody(x.req);
+        const username = (fields.username ?? x.scope.principal?.user ?? "").trim();
+        const returnTo = safeReturnTo(fields.returnTo);
+        const answer = (status: number, code: string, message: string) => {
+          if (json) sendJson(x.res, status, status === 200 ? { changed: true } : { error: code, message });
+          else sendHtml(x.res, status, passwordPage({ prefix: d.prefix, username, messageHtml: escapeHtml(message), messageKind: status === 200 ? "info" : "error", returnTo }));
+          return "done" as const;
+        };
+        // Proving the current password is a login attempt: it is counted and locked like one.
+        const account = await d.accounts.get(username);
+        const proven = account !== null && !(await d.logins.isLocked(username)) && (await verifyPassword(account.passwordHash, fields.password ?? ""));
+        if (!proven) {
+          await d.logins.countFailure(username, x.scope.clientIp);
+          audit(x.scope.log, "password.change-failed", { user: username, reason: "bad-credentials", ip: x.scope.clientIp, requestId: x.scope.id });
+          return answer(401, "ERR_LOGIN_FAILED", d.site().uiLoginFailureMessage.replace(/<[^>]*>/g, " "));
+        }
+        const next = fields.newPassword ?? "";
+        if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return answer(400, "ERR_PASSWORD_MISMATCH", "The two new passwords differ.");
+        const problem = await checkNewPassword(account, next, d.site(), d.clock.now());
+        if (problem) return answer(400, problem.code, problem.message);
+        await d.accounts.setPasswordHash(username, await hashPassword(next));
+        audit(x.scope.log, "password.changed", { user: username, ip: x.scope.clientIp, requestId: x.scope.id });
+        if (!json) {
+          redirect(x.res, 303, `${d.prefix}/login?returnTo=${encodeURIComponent(returnTo)}`);
+          return "done";
+        }
+        return answer(200, "", "Password changed.");
+      },
+    },
+  ];
+}
