@@ -5,12 +5,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { ServerResponse } from "node:http";
 import type http from "node:http";
 import type net from "node:net";
 import type { Config, RouterPolicy } from "./config/schema.js";
 import { effectivePortsOf } from "./config/load.js";
 import { TlsMaterialError } from "./errors.js";
-import { accessLogFor, createLogger, type AccessLog, type Logger } from "./log/logger.js";
+import { accessLogFor, audit, createLogger, type AccessLog, type Logger } from "./log/logger.js";
 import { startListeners, type Listeners } from "./listeners/listeners.js";
 import { routerPolicy } from "./listeners/router-policy.js";
 import { gatewayRoutes } from "./admin/gateway-routes.js";
@@ -18,11 +19,11 @@ import { healthRoute } from "./admin/health.js";
 import { resolveClientAddress, trustedProxies } from "./pipeline/client-ip.js";
 import { normaliseTarget } from "./pipeline/path.js";
 import { nextRequestId } from "./pipeline/request-id.js";
-import { sendError, toGatewayError } from "./pipeline/respond.js";
+import { sendError, sendText, toGatewayError } from "./pipeline/respond.js";
 import type { ListenerKind, RequestScope } from "./pipeline/scope.js";
 import { securityHeaders } from "./pipeline/security-headers.js";
 import { runStages, type Stage } from "./pipeline/stage.js";
-import { forwardedHeaders, setForwarded, stripClient, stripClientHeaders } from "./proxy/forwarded.js";
+import { forwardedHeaders, stripClientHeaders } from "./proxy/forwarded.js";
 import { createUpstream, type Upstream } from "./proxy/upstream.js";
 import { startAdminListener, tcpCheck, type AdminListener } from "./ops/admin-listener.js";
 import { createMetrics } from "./ops/metrics.js";
@@ -36,9 +37,11 @@ import { LoginService } from "./auth/login.js";
 import { adminRoutes } from "./admin/admin-routes.js";
 import { accessStage } from "./policy/access-stage.js";
 import { compileRules } from "./policy/access-rules.js";
-import { csrfStage } from "./policy/csrf.js";
+import { csrfStage, websocketOriginStage } from "./policy/csrf.js";
 import { identityHeaders } from "./proxy/identity.js";
 import { SessionService } from "./sessions/session-service.js";
+import { readCookie } from "./sessions/cookie.js";
+import { parseCookieValue } from "./sessions/ids.js";
 import { openStore } from "./store/open-store.js";
 import type { Store } from "./store/store.js";
 import { authRoutes } from "./web/auth-routes.js";
@@ -91,7 +94,22 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
   return [
     securityHeaders(config.tls.hsts),
     gatewayRoutes("healthRoutes", prefix, [healthRoute], false),
-    routerPolicy({ policy, securePort, sessionCookieName: config.session.cookieName }),
+    routerPolicy({
+      policy,
+      securePort,
+      sessionCookieName: config.session.cookieName,
+      // The secret crossed the network in the clear: the session it names ends now (SPEC §5).
+      async revokeExposed(req, log) {
+        const cookie = readCookie(req, config.session.cookieName);
+        const credential = cookie ? parseCookieValue(cookie) : null;
+        if (!credential) return;
+        try {
+          if (await parts.sessions.end(credential)) audit(log, "session.ended", { reason: "exposed-in-plaintext" });
+        } catch (err) {
+          log.error({ err: (err as Error).message }, "could not revoke an exposed session");
+        }
+      },
+    }),
     stripClientHeaders(identityHeaderNames(config)),
     credentialsStage({
       sessions: parts.sessions,
@@ -127,6 +145,33 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
     identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
     parts.upstream.stage,
+  ];
+}
+
+/**
+ * The checks a WebSocket upgrade meets before it is passed on: the same credentials, access rules
+ * and identity headers as a request, plus an origin check (cross-site WebSocket hijacking).
+ */
+export function buildUpgradeStages(config: Config, parts: Parts, requestStages: readonly Stage[]): Stage[] {
+  // The same credentials stage instance, so both share one Basic-credential cache.
+  const credentials = requestStages.find((s) => s.name === "credentials")!;
+  return [
+    {
+      name: "upgradePolicy",
+      run({ res, scope }) {
+        if (scope.listener === "insecure" && currentPolicy(config) !== "allow") {
+          scope.route = "router:websocket-refused";
+          sendText(res, 403, "WebSockets need TLS here.");
+          return "done";
+        }
+      },
+    },
+    stripClientHeaders(identityHeaderNames(config), true),
+    credentials,
+    websocketOriginStage(),
+    accessStage({ rules: compileRules(config.access), site: parts.site, prefix: config.paths.prefix }),
+    identityHeaders(config.identity.headers),
+    forwardedHeaders((kind) => parts.listeners().port(kind)),
   ];
 }
 
@@ -173,9 +218,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     onError: (kind) => metrics.upstreamErrors.inc({ kind }),
   });
   const trusted = trustedProxies(config.trustedProxies);
-  const identityNames = identityHeaderNames(config);
   let listeners: Listeners | undefined;
-  const stages = buildStages(config, { upstream, listeners: () => listeners!, site: siteNow, clock, store, accounts, sessions, logins });
+  const parts: Parts = { upstream, listeners: () => listeners!, site: siteNow, clock, store, accounts, sessions, logins };
+  const stages = buildStages(config, parts);
+  const upgradeStages = buildUpgradeStages(config, parts, stages);
 
   const scopeFor = (kind: ListenerKind, req: http.IncomingMessage): RequestScope => {
     const { clientIp, forwardedFor } = resolveClientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], trusted);
@@ -204,24 +250,44 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     }
   };
 
+  // Open WebSockets by session id, so that ending a session anywhere closes them (SPEC §6.1).
+  const socketsBySession = new Map<string, Set<net.Socket>>();
+  sessions.onEnded((ids) => {
+    for (const id of ids) for (const socket of socketsBySession.get(id) ?? []) socket.destroy();
+  });
+
   const onUpgrade = (kind: ListenerKind, req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on("error", () => undefined);
     const scope = scopeFor(kind, req);
+    // Refusals are written as ordinary HTTP answers on the socket, by the same stages as requests.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    res.once("finish", () => socket.destroySoon());
+    const pass = () => {
+      if (res.headersSent) return;
+      res.detachSocket(socket);
+      const id = scope.session?.id;
+      if (id) {
+        const set = socketsBySession.get(id) ?? new Set<net.Socket>();
+        socketsBySession.set(id, set.add(socket));
+        socket.once("close", () => {
+          set.delete(socket);
+          if (set.size === 0) socketsBySession.delete(id);
+        });
+      }
+      scope.log.info({ requestId: scope.id, path: scope.path, listener: kind, user: scope.principal?.user }, "websocket upgrade");
+      upstream.upgrade(req, socket, head, scope);
+    };
+    const fail = (err: unknown) => sendError(req, res, scope, toGatewayError(err));
     try {
       Object.assign(scope, normaliseTarget(req.url ?? "/"));
-    } catch {
-      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-      return;
+      const result = runStages(upgradeStages, { req, res, scope });
+      if (result instanceof Promise) result.then((r) => (r === "done" ? undefined : pass()), fail);
+      else if (result !== "done") pass();
+    } catch (err) {
+      fail(err);
     }
-    // WebSockets meet the same policy as requests; a plaintext upgrade is refused unless allowed.
-    if (kind === "insecure" && currentPolicy(config) !== "allow") {
-      socket.end("HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 26\r\n\r\nWebSockets need TLS here.\n");
-      return;
-    }
-    stripClient(req.headers, identityNames, true);
-    setForwarded(req, scope, listeners!.port(kind));
-    scope.log.info({ requestId: scope.id, path: scope.path, listener: kind }, "websocket upgrade");
-    upstream.upgrade(req, socket, head, scope);
   };
 
   const ports = options.ports ?? effectivePortsOf(config);

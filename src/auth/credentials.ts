@@ -104,7 +104,12 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
         const cookie = readCookie(req, deps.cookieName);
         if (cookie === null) return;
         const result = await deps.sessions.validate(cookie);
-        if (result.kind === "valid") {
+        if (result.kind === "valid" && result.session.encrypted && scope.listener === "insecure") {
+          // A locked (TLS-only) session's cookie arrived in plaintext: it is exposed, so it ends (SPEC §5).
+          await deps.sessions.end({ tag: result.session.tag, id: result.session.id });
+          audit(scope.log, "credential.exposed", { carried: "session-cookie", user: result.session.user, listener: "insecure", ip: scope.clientIp, requestId: scope.id });
+          audit(scope.log, "session.ended", { user: result.session.user, reason: "exposed-in-plaintext", requestId: scope.id });
+        } else if (result.kind === "valid") {
           const s = result.session;
           scope.session = s;
           scope.principal = { user: s.user, roles: s.roles, email: s.email, provider: s.provider };

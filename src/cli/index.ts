@@ -4,6 +4,13 @@ import { registerCerts } from "./certs.js";
 import { registerConfig } from "./config.js";
 import { registerFirewall } from "./firewall.js";
 import { registerServe } from "./serve.js";
+import { registerUsers } from "./users.js";
+
+// `portcullis users list | head` closes the pipe early; that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 
 const program = new Command();
 program.name("portcullis").description("authentication gateway and TLS-terminating reverse proxy").version("0.1.0");
@@ -11,6 +18,7 @@ registerServe(program);
 registerConfig(program);
 registerCerts(program);
 registerFirewall(program);
+registerUsers(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`portcullis: ${(err as Error).message}`);

@@ -31,7 +31,7 @@ export function registerServe(program: Command): void {
 
       let gateway;
       try {
-        gateway = await startGateway(config, { log });
+        gateway = await startGateway(config, { log, adminPassword: process.env.PORTCULLIS_ADMIN_PASSWORD });
       } catch (err) {
         log.fatal({ err: (err as Error).message }, "cannot start");
         console.error(`portcullis: ${(err as Error).message}`);

@@ -60,3 +60,19 @@ export function csrfStage(deps: CsrfDeps): Stage {
     },
   };
 }
+
+/**
+ * Cross-site WebSocket hijacking: browsers send cookies with cross-site WebSocket handshakes and no
+ * preflight, so a session-authenticated upgrade must come from our own origin.
+ */
+export function websocketOriginStage(): Stage {
+  return {
+    name: "websocketOrigin",
+    run({ req, res, scope }) {
+      if (scope.authVia !== "session" || isSameOrigin(req, scope)) return;
+      audit(scope.log, "csrf.refused", { user: scope.principal?.user, path: scope.path, origin: req.headers.origin, websocket: true, ip: scope.clientIp, requestId: scope.id });
+      sendError(req, res, scope, csrfRefused());
+      return "done";
+    },
+  };
+}

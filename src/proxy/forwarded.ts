@@ -23,9 +23,10 @@ export function setForwarded(req: http.IncomingMessage, scope: RequestScope, lis
   req.url = scope.forwardPath + scope.query;
 }
 
-export function stripClientHeaders(identityNames: readonly string[]): Stage {
+/** @param upgrade keep the WebSocket handshake's `Connection`/`Upgrade` headers */
+export function stripClientHeaders(identityNames: readonly string[], upgrade = false): Stage {
   const lowered = identityNames.map((n) => n.toLowerCase());
-  return { name: "stripClientHeaders", run: ({ req }) => stripClient(req.headers, lowered) };
+  return { name: "stripClientHeaders", run: ({ req }) => stripClient(req.headers, lowered, upgrade) };
 }
 
 export function forwardedHeaders(listenerPort: (kind: ListenerKind) => number): Stage {

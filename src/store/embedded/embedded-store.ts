@@ -32,8 +32,10 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   const events = new EventEmitter();
   events.setMaxListeners(0);
 
+  const lockFile = file === null ? null : `${file}.lock`;
   if (file !== null) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    takeLock(lockFile!);
     if (fs.existsSync(file)) {
       const snapshot = JSON.parse(fs.readFileSync(file, "utf8")) as Snapshot;
       for (const s of snapshot.sessions) sessions.set(s.id, s);
@@ -209,6 +211,37 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     async close() {
       writeNow();
       events.removeAllListeners();
+      if (lockFile) fs.rmSync(lockFile, { force: true });
     },
   };
+}
+
+/**
+ * One process at a time: a second gateway, or a CLI command while a gateway runs, would overwrite
+ * the other's changes. A lock left by a process that is gone is taken over.
+ */
+function takeLock(lockFile: string): void {
+  try {
+    fs.writeFileSync(lockFile, String(process.pid), { flag: "wx", mode: 0o600 });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const holder = Number(fs.readFileSync(lockFile, "utf8"));
+  if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+    throw Object.assign(
+      new Error(`the embedded store in ${path.dirname(lockFile)} is in use by process ${holder}; stop it first, or set store.redis to share state between processes`),
+      { code: "ERR_STORE_LOCKED" },
+    );
+  }
+  fs.writeFileSync(lockFile, String(process.pid), { mode: 0o600 });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

@@ -1,0 +1,173 @@
+/** `portcullis users …` and `portcullis db password`: local accounts, straight in the configured store. */
+import fs from "node:fs";
+import type { Command } from "commander";
+import { systemClock } from "../clock.js";
+import { compileSite } from "../config/site.js";
+import type { Config } from "../config/schema.js";
+import { Accounts, AccountError, type UserRecord } from "../auth/local/accounts.js";
+import { hashPassword, schemeOf } from "../auth/passwords/hash.js";
+import { checkNewPassword } from "../auth/passwords/policy.js";
+import { createLogger } from "../log/logger.js";
+import { openStore } from "../store/open-store.js";
+import type { Store } from "../store/store.js";
+import { loadConfigOrExit } from "./load-config.js";
+import { promptNewPassword } from "./prompt.js";
+
+async function withAccounts<T>(configFile: string | undefined, fn: (accounts: Accounts, store: Store, config: Config) => Promise<T>): Promise<T> {
+  const { config } = loadConfigOrExit(configFile);
+  const store = await openStore(config, createLogger({ level: "error" }));
+  try {
+    return await fn(new Accounts(store, systemClock), store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+function fail(message: string): never {
+  console.error(`portcullis: ${message}`);
+  process.exit(2);
+}
+
+async function newPassword(config: Config, user: UserRecord | null): Promise<string> {
+  const password = await promptNewPassword("the new password").catch((e: Error) => fail(e.message));
+  const problem = await checkNewPassword(user, password, compileSite(config.site), Date.now());
+  if (problem) fail(problem.message);
+  return password;
+}
+
+interface ImportRow {
+  name: string;
+  password?: string;
+  passwordHash?: string;
+  roles?: string[] | string;
+  email?: string;
+}
+
+/** JSON (a list of users) or CSV with a header line: name,passwordHash|password,roles,email (roles separated by ";"). */
+export function parseImport(text: string, file: string): ImportRow[] {
+  if (file.endsWith(".json") || text.trimStart().startsWith("[")) return JSON.parse(text) as ImportRow[];
+  const [header, ...lines] = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  const columns = (header ?? "").split(",").map((c) => c.trim());
+  return lines.map((line) => {
+    const cells = line.split(",").map((c) => c.trim());
+    const row = Object.fromEntries(columns.map((c, i) => [c, cells[i] ?? ""])) as Record<string, string>;
+    return { name: row.name ?? "", password: row.password || undefined, passwordHash: row.passwordHash || row.password_hash || undefined, roles: (row.roles ?? "").split(";").filter(Boolean), email: row.email || undefined };
+  });
+}
+
+export function registerUsers(program: Command): void {
+  const users = program.command("users").description("local accounts (in the configured store; stop a gateway on the embedded store first)");
+  const cfg = (c: Command) => c.option("-c, --config <file>", "configuration file");
+
+  cfg(users.command("add <name>").description("create an account; asks for its password twice"))
+    .option("--roles <list>", "comma-separated roles, e.g. admin", "")
+    .option("--email <email>")
+    .action(async (name: string, opts: { config?: string; roles: string; email?: string }) => {
+      await withAccounts(opts.config, async (accounts, _store, config) => {
+        if (await accounts.get(name)) fail(`user ${name} already exists`);
+        const password = await newPassword(config, null);
+        await accounts.add({ name, password, roles: opts.roles.split(",").map((r) => r.trim()).filter(Boolean), email: opts.email }).catch((e: AccountError) => fail(e.message));
+        console.log(`created ${name}`);
+      });
+    });
+
+  cfg(users.command("passwd <name>").description("set a new password; asks for it twice"))
+    .action(async (name: string, opts: { config?: string }) => {
+      await withAccounts(opts.config, async (accounts, _store, config) => {
+        const user = await accounts.get(name);
+        if (!user) fail(`no user ${name}`);
+        const password = await newPassword(config, user);
+        await accounts.setPasswordHash(name, await hashPassword(password));
+        console.log(`password of ${name} changed`);
+      });
+    });
+
+  cfg(users.command("list").description("list accounts with roles, state and last login"))
+    .action(async (opts: { config?: string }) => {
+      await withAccounts(opts.config, async (accounts, store) => {
+        const rows = await Promise.all(
+          (await accounts.list()).map(async (u) => {
+            const f = await store.getLoginFailures(u.name);
+            return {
+              name: u.name,
+              roles: u.roles.join(","),
+              enabled: u.enabled ? "yes" : `no (${u.disabledReason ?? "admin"})`,
+              failures: f.failures,
+              lockedSince: f.lockedAt === null ? "" : new Date(f.lockedAt).toISOString(),
+              lastLogin: u.lastLoginAt === null ? "never" : new Date(u.lastLoginAt).toISOString(),
+              hash: schemeOf(u.passwordHash) ?? "unknown",
+            };
+          }),
+        );
+        if (rows.length === 0) console.log("no accounts");
+        else console.table(rows);
+      });
+    });
+
+  for (const [verb, enabled] of [["disable", false], ["enable", true]] as const) {
+    cfg(users.command(`${verb} <name>`).description(`${verb} an account`)).action(async (name: string, opts: { config?: string }) => {
+      await withAccounts(opts.config, async (accounts) => {
+        await accounts.setEnabled(name, enabled).catch((e: AccountError) => fail(e.message));
+        console.log(`${name} ${enabled ? "enabled" : "disabled"}`);
+      });
+    });
+  }
+
+  cfg(users.command("unlock <name>").description("clear failed logins and any lock"))
+    .action(async (name: string, opts: { config?: string }) => {
+      await withAccounts(opts.config, async (accounts, store) => {
+        if (!(await accounts.get(name))) fail(`no user ${name}`);
+        await store.clearLoginFailures(name);
+        console.log(`${name} unlocked`);
+      });
+    });
+
+  cfg(users.command("import <file>").description("import accounts from JSON or CSV; legacy OMERO/XNAT hashes are accepted and replaced at the next login"))
+    .action(async (file: string, opts: { config?: string }) => {
+      const rows = parseImport(fs.readFileSync(file, "utf8"), file);
+      await withAccounts(opts.config, async (accounts) => {
+        let created = 0;
+        for (const [i, row] of rows.entries()) {
+          if (row.passwordHash && schemeOf(row.passwordHash) === null) {
+            console.error(`row ${i + 1} (${row.name}): the password hash is not argon2id, OMERO MD5 or XNAT SHA-256; skipped`);
+            continue;
+          }
+          if (!row.passwordHash && !row.password) {
+            console.error(`row ${i + 1} (${row.name}): no password or passwordHash; skipped`);
+            continue;
+          }
+          const roles = Array.isArray(row.roles) ? row.roles : (row.roles ?? "").split(";").filter(Boolean);
+          try {
+            await accounts.add({ name: row.name, password: row.password, passwordHash: row.passwordHash, roles, email: row.email });
+            created++;
+          } catch (e) {
+            console.error(`row ${i + 1} (${row.name}): ${(e as Error).message}; skipped`);
+          }
+        }
+        console.log(`imported ${created} of ${rows.length} accounts`);
+      });
+    });
+
+  const db = program.command("db").description("store maintenance");
+  cfg(db.command("password").description("make a new password hash (OMERO's `bin/omero db password`); --apply writes it"))
+    .option("--user <name>", "the account", "root")
+    .option("--apply", "write the new hash to the store")
+    .action(async (opts: { config?: string; user: string; apply?: boolean }) => {
+      const password = await promptNewPassword(`password for user ${opts.user}`).catch((e: Error) => fail(e.message));
+      const hash = await hashPassword(password);
+      console.log(`new hash: ${hash}`);
+      if (!opts.apply) {
+        console.log("");
+        console.log("To set it, run:");
+        console.log(`  portcullis db password --user ${opts.user} --apply`);
+        console.log("or, with Redis, edit the account record (JSON) and set its passwordHash:");
+        console.log(`  redis-cli GET 'pc:{r:user}:${opts.user}'   # then SET it back with "passwordHash":"${hash}"`);
+        return;
+      }
+      await withAccounts(opts.config, async (accounts) => {
+        if (await accounts.get(opts.user)) await accounts.setPasswordHash(opts.user, hash);
+        else await accounts.add({ name: opts.user, passwordHash: hash, roles: ["admin"] });
+        console.log(`password of ${opts.user} set`);
+      });
+    });
+}
