@@ -43,6 +43,8 @@ import { SessionService } from "./sessions/session-service.js";
 import { readCookie } from "./sessions/cookie.js";
 import { parseCookieValue } from "./sessions/ids.js";
 import { openStore } from "./store/open-store.js";
+import { Scheduler } from "./jobs/scheduler.js";
+import { inactivityJob, resetFailedLoginsJob } from "./jobs/sweeps.js";
 import type { Store } from "./store/store.js";
 import { authRoutes } from "./web/auth-routes.js";
 
@@ -59,6 +61,8 @@ export interface GatewayOptions {
   store?: Store;
   /** First run: the admin password (PORTCULLIS_ADMIN_PASSWORD), or false to create no account. */
   adminPassword?: string | false;
+  /** Run the sweeps on their schedules (default true; tests drive `scheduler.runDue` themselves). */
+  schedule?: boolean;
   /** Where a first-run random admin password is shown. */
   print?: (line: string) => void;
 }
@@ -69,6 +73,7 @@ export interface Gateway {
   readonly store: Store;
   readonly accounts: Accounts;
   readonly sessions: SessionService;
+  readonly scheduler: Scheduler;
   port(kind: ListenerKind | "admin"): number;
   /** Re-reads the certificate; keeps the old one and logs when the new files are unusable. */
   reloadTls(): boolean;
@@ -208,6 +213,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   await sessions.start();
   const logins = new LoginService({ store, accounts, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp });
+  const sweepDeps = { store, accounts, site: siteNow, log };
+  const scheduler = new Scheduler([resetFailedLoginsJob(sweepDeps), inactivityJob(sweepDeps)], store, clock, log);
+  if (options.schedule !== false) scheduler.start();
   const access = accessLogFor(log);
   const metrics = createMetrics();
   const upstream = createUpstream({
@@ -338,6 +346,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     store,
     accounts,
     sessions,
+    scheduler,
     port: (kind) => (kind === "admin" ? admin.port : listeners!.port(kind)),
     reloadTls,
     async close() {
@@ -346,6 +355,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await admin.close();
       await upstream.close();
       sessions.stop();
+      scheduler.stop();
       if (!options.store) await store.close();
     },
   };

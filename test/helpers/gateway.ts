@@ -76,6 +76,8 @@ export interface TestGatewayOptions {
   store?: Store;
   /** The first-run admin's password (default "admin-password-1"), or false for no admin. */
   adminPassword?: string | false;
+  /** Start the sweep timers (default false: tests call gateway.scheduler.runDue with a moved clock). */
+  schedule?: boolean;
 }
 
 export async function startTestGateway(overrides: Record<string, unknown> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -98,6 +100,7 @@ export async function startTestGateway(overrides: Record<string, unknown> = {}, 
     clock: options.clock,
     store: options.store,
     adminPassword: options.adminPassword ?? "admin-password-1",
+    schedule: options.schedule ?? false,
     print: () => undefined,
   });
   const securePort = gateway.port("secure");
