@@ -117,6 +117,7 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
     }),
     stripClientHeaders(identityHeaderNames(config)),
     credentialsStage({
+      store: parts.store,
       sessions: parts.sessions,
       logins: parts.logins,
       accounts: parts.accounts,
@@ -140,6 +141,7 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
           sessions: parts.sessions,
           logins: parts.logins,
           accounts: parts.accounts,
+          store: parts.store,
         }),
         ...adminRoutes({ sessions: parts.sessions, accounts: parts.accounts, store: parts.store, site: parts.site }),
       ],

@@ -11,11 +11,12 @@ import { audit } from "../log/logger.js";
 import type { Exchange, Stage } from "../pipeline/stage.js";
 import { readCookie } from "../sessions/cookie.js";
 import type { Principal, SessionService } from "../sessions/session-service.js";
-import { StoreUnavailableError } from "../store/store.js";
+import { type Store, StoreUnavailableError } from "../store/store.js";
 import type { Accounts } from "./local/accounts.js";
-import type { LoginService } from "./login.js";
+import type { LoginResult, LoginService } from "./login.js";
 
 export interface CredentialsDeps {
+  store: Store;
   sessions: SessionService;
   logins: LoginService;
   accounts: Accounts;
@@ -27,9 +28,9 @@ export interface CredentialsDeps {
 
 interface CachedCredential {
   principal: Principal;
-  passwordChangedAt: number;
+  /** The user's version when the password was verified (store.getUserVersion). */
+  version: number;
   until: number;
-  verifiedAt: number;
 }
 
 /** Parses `Basic base64(user:password)`; null for anything else. */
@@ -48,28 +49,34 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
   const cacheKey = randomBytes(32);
   const cache = new Map<string, CachedCredential>();
 
+  // Scripts open many connections at once with the same credentials: one verification serves them all.
+  const inFlight = new Map<string, Promise<{ result: LoginResult; version: number }>>();
+
   async function fromBasic(x: Exchange, user: string, password: string): Promise<void> {
     const { scope } = x;
     const now = deps.clock.now();
     const key = createHmac("sha256", cacheKey).update(`local\u0000${user}\u0000${password}`).digest("base64url");
     const cached = cache.get(key);
     if (cached && cached.until > now) {
-      // The verification is remembered, the account's state is not: read it on every use.
-      const account = await deps.accounts.get(user);
-      const fresh =
-        account !== null &&
-        account.enabled &&
-        account.passwordChangedAt === cached.passwordChangedAt &&
-        (account.revokedAt ?? 0) < cached.verifiedAt &&
-        !(await deps.logins.isLocked(user));
-      if (fresh) {
+      // The verification is remembered, the account's state is not: its version is read on every use,
+      // and any change that must end logins (disable, password, roles, lock, logout/all) moves it.
+      if ((await deps.store.getUserVersion(user)) === cached.version) {
         scope.principal = cached.principal;
         scope.authVia = "basic";
         return;
       }
       cache.delete(key);
     }
-    const result = await deps.logins.login(user, password, scope.clientIp);
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const version = await deps.store.getUserVersion(user);
+        return { result: await deps.logins.login(user, password, scope.clientIp), version };
+      })();
+      inFlight.set(key, pending);
+      pending.finally(() => inFlight.delete(key)).catch(() => undefined);
+    }
+    const { result, version } = await pending;
     if (!result.ok) {
       audit(scope.log, "login.failed", { user: result.user, reason: result.reason, via: "basic", ip: scope.clientIp, requestId: scope.id });
       scope.basicFailed = true;
@@ -83,45 +90,52 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     scope.principal = result.principal;
     scope.authVia = "basic";
     if (deps.credentialCacheTtlMs > 0) {
-      const account = await deps.accounts.get(user);
       if (cache.size > 10_000) cache.clear();
-      cache.set(key, { principal: result.principal, passwordChangedAt: account?.passwordChangedAt ?? 0, until: now + deps.credentialCacheTtlMs, verifiedAt: now });
+      cache.set(key, { principal: result.principal, version, until: now + deps.credentialCacheTtlMs });
+    }
+  }
+
+  async function check(x: Exchange): Promise<void> {
+    const { req, scope } = x;
+    // Consumed here: the upstream never sees a password (SPEC §7).
+    const authorization = req.headers.authorization;
+    delete req.headers.authorization;
+    try {
+      const basic = parseBasic(authorization);
+      if (basic) {
+        await fromBasic(x, basic.user, basic.password);
+        return;
+      }
+      const cookie = readCookie(req, deps.cookieName);
+      if (cookie === null) return;
+      const result = await deps.sessions.validate(cookie);
+      if (result.kind === "valid" && result.session.encrypted && scope.listener === "insecure") {
+        // A locked (TLS-only) session's cookie arrived in plaintext: it is exposed, so it ends (SPEC §5).
+        await deps.sessions.end({ tag: result.session.tag, id: result.session.id });
+        audit(scope.log, "credential.exposed", { carried: "session-cookie", user: result.session.user, listener: "insecure", ip: scope.clientIp, requestId: scope.id });
+        audit(scope.log, "session.ended", { user: result.session.user, reason: "exposed-in-plaintext", requestId: scope.id });
+      } else if (result.kind === "valid") {
+        const s = result.session;
+        scope.session = s;
+        scope.principal = { user: s.user, roles: s.roles, email: s.email, provider: s.provider };
+        scope.authVia = "session";
+        (scope.responseHeaders ??= {})["x-session-expires"] = new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString();
+      } else if (result.kind === "expired") {
+        scope.expiredAt = result.at;
+      }
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      scope.storeDown = true;
     }
   }
 
   return {
     name: "credentials",
-    async run(x) {
-      const { req, scope } = x;
-      const authorization = req.headers.authorization;
-      delete req.headers.authorization;
-      try {
-        const basic = parseBasic(authorization);
-        if (basic) {
-          await fromBasic(x, basic.user, basic.password);
-          return;
-        }
-        const cookie = readCookie(req, deps.cookieName);
-        if (cookie === null) return;
-        const result = await deps.sessions.validate(cookie);
-        if (result.kind === "valid" && result.session.encrypted && scope.listener === "insecure") {
-          // A locked (TLS-only) session's cookie arrived in plaintext: it is exposed, so it ends (SPEC §5).
-          await deps.sessions.end({ tag: result.session.tag, id: result.session.id });
-          audit(scope.log, "credential.exposed", { carried: "session-cookie", user: result.session.user, listener: "insecure", ip: scope.clientIp, requestId: scope.id });
-          audit(scope.log, "session.ended", { user: result.session.user, reason: "exposed-in-plaintext", requestId: scope.id });
-        } else if (result.kind === "valid") {
-          const s = result.session;
-          scope.session = s;
-          scope.principal = { user: s.user, roles: s.roles, email: s.email, provider: s.provider };
-          scope.authVia = "session";
-          (scope.responseHeaders ??= {})["x-session-expires"] = new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString();
-        } else if (result.kind === "expired") {
-          scope.expiredAt = result.at;
-        }
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        scope.storeDown = true;
-      }
+    run(x) {
+      const { req } = x;
+      // Nothing to look at: stay synchronous (no promise per anonymous request).
+      if (req.headers.authorization === undefined && req.headers.cookie === undefined) return;
+      return check(x);
     },
   };
 }

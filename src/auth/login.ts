@@ -89,14 +89,14 @@ export class LoginService {
     const mustChange = mustChangePassword(account, password, site, now);
     await this.o.accounts.update(user, (u) => {
       u.lastLoginAt = now;
-    });
+    }, true);
     // A legacy or weaker hash is replaced now that the password is known (SPEC §6.3), unless the
     // account must pick a new password anyway.
     if (mustChange === null && needsRehash(account.passwordHash) && !(site.requireSaltedPasswords && isUnsalted(account.passwordHash))) {
       const hash = await hashPassword(password);
       await this.o.accounts.update(user, (u) => {
         u.passwordHash = hash;
-      });
+      }, true);
     }
     return { ok: true, principal: { user, roles: account.roles, email: account.email, provider: "local" }, mustChange };
   }

@@ -77,6 +77,7 @@ export interface Store {
    * Counts one failed login for `user`, atomically across processes. When the count reaches
    * `maxFailures` (> 0) the lock starts (`lockedAt = now`); failures during a lock are counted but do
    * not move its start; a failure after a lock has ended (lockedAt + lockMs <= now) starts a new count.
+   * A lock starting bumps the user's version (see getUserVersion).
    */
   recordLoginFailure(user: string, now: number, rule: { maxFailures: number; lockMs: number }): Promise<FailureState>;
   getLoginFailures(user: string): Promise<FailureState>;
@@ -85,6 +86,13 @@ export interface Store {
   /** Counts one failure from `ip` in a fixed window of `windowMs`; returns the count in the window. */
   countIpFailure(ip: string, now: number, windowMs: number): Promise<number>;
   getIpFailures(ip: string, now: number, windowMs: number): Promise<number>;
+
+  /**
+   * A per-user counter that moves whenever the account changes in a way that must end cached logins
+   * (disabled, password changed, roles changed, logout/all, a lock starting). Cheap to read per request.
+   */
+  getUserVersion(user: string): Promise<number>;
+  bumpUserVersion(user: string): Promise<void>;
 
   // --- records: local users, site-config overrides, keys ------------------------------------
   getRecord<T>(kind: string, id: string): Promise<T | null>;

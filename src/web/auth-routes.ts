@@ -20,7 +20,7 @@ import type { Exchange } from "../pipeline/stage.js";
 import { clearedCookie, readCookie, sessionCookie } from "../sessions/cookie.js";
 import { parseCookieValue } from "../sessions/ids.js";
 import type { SessionService } from "../sessions/session-service.js";
-import type { SessionRecord } from "../store/store.js";
+import type { SessionRecord, Store } from "../store/store.js";
 import { type Fields, isJsonRequest, readBody } from "./body.js";
 import { loginPage, passwordPage } from "./pages.js";
 import { safeReturnTo } from "./return-to.js";
@@ -35,6 +35,7 @@ export interface AuthRouteDeps {
   sessions: SessionService;
   logins: LoginService;
   accounts: Accounts;
+  store: Store;
 }
 
 /** The JSON shape of a session (login answer, `GET /session`). */
@@ -176,8 +177,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         requireToken(x, fields, session, d.site());
         const ended = await d.sessions.endAll(session.user);
         // Cached Basic verifications of this user stop counting too.
-        const now = d.clock.now();
-        if (await d.accounts.get(session.user)) await d.accounts.update(session.user, (u) => void (u.revokedAt = now));
+        await d.store.bumpUserVersion(session.user);
         audit(x.scope.log, "session.ended", { user: session.user, reason: "logout-all", count: ended.length, requestId: x.scope.id });
         x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
         if (isForm(x.req)) redirect(x.res, 303, `${d.prefix}/login`);

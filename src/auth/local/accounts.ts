@@ -21,8 +21,6 @@ export interface UserRecord {
   /** When and why the account was disabled (inactivity sweep, admin). */
   disabledAt?: number;
   disabledReason?: string;
-  /** `logout/all`: credentials verified before this time (cached Basic logins) no longer count. */
-  revokedAt?: number;
   /** Earlier password hashes with the time they were set, for `passwordReuseRestriction`. */
   history: PasswordHistoryEntry[];
 }
@@ -72,11 +70,16 @@ export class Accounts {
     return user;
   }
 
-  async update(name: string, change: (user: UserRecord) => void): Promise<UserRecord> {
+  /**
+   * Changes an account. Unless `bookkeeping` (last login, a rehash of the same password), the user's
+   * version moves, so that cached logins of the account end at once on every process.
+   */
+  async update(name: string, change: (user: UserRecord) => void, bookkeeping = false): Promise<UserRecord> {
     const user = await this.get(name);
     if (!user) throw new AccountError("ERR_USER_NOT_FOUND", `no user ${name}`);
     change(user);
     await this.store.putRecord(KIND, name, user);
+    if (!bookkeeping) await this.store.bumpUserVersion(name);
     return user;
   }
 

@@ -27,6 +27,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   const sessions = new Map<string, SessionRecord>();
   const failures = new Map<string, FailureState>();
   const records = new Map<string, Map<string, unknown>>();
+  const versions = new Map<string, number>();
   const ipWindows = new Map<string, { window: number; count: number }>();
   const locks = new Map<string, { owner: string; until: number }>();
   const events = new EventEmitter();
@@ -131,7 +132,10 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       let state = { ...prev };
       if (state.lockedAt !== null && state.lockedAt + rule.lockMs <= now) state = { failures: 0, lockedAt: null };
       state.failures += 1;
-      if (state.lockedAt === null && rule.maxFailures > 0 && state.failures >= rule.maxFailures) state.lockedAt = now;
+      if (state.lockedAt === null && rule.maxFailures > 0 && state.failures >= rule.maxFailures) {
+        state.lockedAt = now;
+        versions.set(user, (versions.get(user) ?? 0) + 1);
+      }
       failures.set(user, state);
       changed();
       return { ...state };
@@ -139,6 +143,14 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
 
     async getLoginFailures(user) {
       return { ...(failures.get(user) ?? { failures: 0, lockedAt: null }) };
+    },
+
+    async getUserVersion(user) {
+      return versions.get(user) ?? 0;
+    },
+
+    async bumpUserVersion(user) {
+      versions.set(user, (versions.get(user) ?? 0) + 1);
     },
 
     async clearLoginFailures(user) {

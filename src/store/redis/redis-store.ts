@@ -68,7 +68,7 @@ function defineScripts(client: Client): Client & Scripts {
   define("pcCreateSession", 2, CREATE_SESSION);
   define("pcTouchSession", 1, TOUCH_SESSION);
   define("pcDeleteUserSessions", 1, DELETE_USER_SESSIONS);
-  define("pcRecordFailure", 1, RECORD_FAILURE);
+  define("pcRecordFailure", 2, RECORD_FAILURE);
   define("pcCountWindow", 1, COUNT_WINDOW);
   return client as Client & Scripts;
 }
@@ -113,7 +113,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     session: (tag: string, id: string) => `${prefix}{${tag}}:s:${id}`,
     sessionPrefix: (tag: string) => `${prefix}{${tag}}:s:`,
     userIndex: (tag: string, user: string) => `${prefix}{${tag}}:u:${user}`,
-    failures: (user: string) => `${prefix}f:${user}`,
+    failures: (user: string) => `${prefix}{u:${user}}:f`,
+    version: (user: string) => `${prefix}{u:${user}}:v`,
     ipWindow: (ip: string, window: number) => `${prefix}ip:${ip}:${window}`,
     record: (kind: string, id: string) => `${prefix}{r:${kind}}:${id}`,
     recordIndex: (kind: string) => `${prefix}{r:${kind}}`,
@@ -134,12 +135,44 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     }
   }
 
-  function toSession(fields: (string | null)[]): SessionRecord | null {
-    const [d, s, e] = fields;
+  /**
+   * What is stored of a session besides its key and the times (s, e, a): short names, nothing
+   * repeated, because every idle session costs Redis memory (target: under 512 bytes each).
+   */
+  interface Stored {
+    u: string;
+    p: string;
+    r: string[];
+    m?: string;
+    c: number;
+    x: 0 | 1;
+    k: string;
+  }
+
+  function pack(s: SessionRecord): string {
+    const stored: Stored = { u: s.user, p: s.provider, r: s.roles, c: s.createdAt, x: s.encrypted ? 1 : 0, k: s.csrfToken };
+    if (s.email !== undefined) stored.m = s.email;
+    return JSON.stringify(stored);
+  }
+
+  function toSession(tag: string, id: string, fields: (string | null)[]): SessionRecord | null {
+    const [d, s, e, a] = fields;
     if (d === null || d === undefined) return null;
-    const record = JSON.parse(d) as SessionRecord;
-    record.lastSeenAt = Number(s);
-    record.expiresAt = Number(e);
+    const v = JSON.parse(d) as Stored;
+    const record: SessionRecord = {
+      id,
+      tag,
+      user: v.u,
+      provider: v.p,
+      roles: v.r,
+      createdAt: v.c,
+      lastSeenAt: Number(s),
+      expiresAt: Number(e),
+      absoluteExpiresAt: Number(a),
+      encrypted: v.x === 1,
+      csrfToken: v.k,
+    };
+    if (v.m !== undefined) record.email = v.m;
     return record;
   }
 
@@ -153,7 +186,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
           k.userIndex(session.tag, session.user),
           k.session(session.tag, session.id),
           session.id,
-          JSON.stringify(session),
+          pack(session),
           ttl,
           session.createdAt,
           limit.maxSessions,
@@ -169,7 +202,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       });
     },
 
-    getSession: (tag, id) => run(async () => toSession(await client.hmget(k.session(tag, id), "d", "s", "e"))),
+    getSession: (tag, id) => run(async () => toSession(tag, id, await client.hmget(k.session(tag, id), "d", "s", "e", "a"))),
 
     touchSession: (tag, id, lastSeenAt, expiresAt) => run(async () => void (await client.pcTouchSession(k.session(tag, id), lastSeenAt, expiresAt))),
 
@@ -177,7 +210,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       run(async () => {
         const data = await client.hget(k.session(tag, id), "d");
         if (data === null) return false;
-        const { user } = JSON.parse(data) as SessionRecord;
+        const { u: user } = JSON.parse(data) as Stored;
         await client.multi().del(k.session(tag, id)).zrem(k.userIndex(tag, user), id).exec();
         return true;
       }),
@@ -188,10 +221,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
         const ids = await client.zrange(k.userIndex(tag, user), "0", "-1");
         if (ids.length === 0) return [];
         const pipeline = client.pipeline();
-        for (const id of ids) pipeline.hmget(k.session(tag, id), "d", "s", "e");
+        for (const id of ids) pipeline.hmget(k.session(tag, id), "d", "s", "e", "a");
         const results = (await pipeline.exec()) ?? [];
         return results
-          .map(([err, fields]) => (err ? null : toSession(fields as (string | null)[])))
+          .map(([err, fields], i) => (err ? null : toSession(tag, ids[i]!, fields as (string | null)[])))
           .filter((s): s is SessionRecord => s !== null && s.expiresAt > now && s.absoluteExpiresAt > now);
       }),
 
@@ -204,7 +237,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     recordLoginFailure: (user, now, rule) =>
       run(async () => {
         const ttl = Math.max(FAILURE_TTL_MS, rule.lockMs * 2);
-        const [n, at] = await client.pcRecordFailure(k.failures(user), now, rule.maxFailures, rule.lockMs, ttl);
+        const [n, at] = await client.pcRecordFailure(k.failures(user), k.version(user), now, rule.maxFailures, rule.lockMs, ttl);
         return { failures: Number(n), lockedAt: Number(at) < 0 ? null : Number(at) };
       }),
 
@@ -213,6 +246,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
         const [n, at] = await client.hmget(k.failures(user), "n", "at");
         return { failures: Number(n ?? 0), lockedAt: at === null || Number(at) < 0 ? null : Number(at) } satisfies FailureState;
       }),
+
+    getUserVersion: (user) => run(async () => Number((await client.get(k.version(user))) ?? 0)),
+
+    bumpUserVersion: (user) => run(async () => void (await client.incr(k.version(user)))),
 
     clearLoginFailures: (user) => run(async () => void (await client.del(k.failures(user)))),
 

@@ -73,7 +73,7 @@ return ids
 `;
 
 /**
- * Count a failed login. KEYS[1] the user's failure hash {n, at}.
+ * Count a failed login. KEYS[1] the user's failure hash {n, at}, KEYS[2] the user's version counter.
  * ARGV: now, maxFailures, lockMs, ttlMs. Returns {failures, lockedAt or -1}.
  */
 export const RECORD_FAILURE = `
@@ -85,7 +85,10 @@ if at >= 0 and at + lockMs <= now then
   at = -1
 end
 n = n + 1
-if at < 0 and max > 0 and n >= max then at = now end
+if at < 0 and max > 0 and n >= max then
+  at = now
+  redis.call('INCR', KEYS[2])
+end
 redis.call('HSET', KEYS[1], 'n', n, 'at', at)
 redis.call('PEXPIRE', KEYS[1], ttl)
 return {n, at}
