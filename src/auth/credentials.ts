@@ -11,7 +11,7 @@ import { audit } from "../log/logger.js";
 import type { Exchange, Stage } from "../pipeline/stage.js";
 import { readCookie } from "../sessions/cookie.js";
 import type { Principal, SessionService } from "../sessions/session-service.js";
-import { type Store, StoreUnavailableError } from "../store/store.js";
+import { type Store, StoreUnavailableError, USER_CHANGED } from "../store/store.js";
 import type { Accounts } from "./local/accounts.js";
 import type { LoginResult, LoginService } from "./login.js";
 
@@ -30,6 +30,8 @@ interface CachedCredential {
   principal: Principal;
   /** The user's version when the password was verified (store.getUserVersion). */
   version: number;
+  /** store.subscriptionEpoch() then; while it holds, `user-changed` messages keep this entry fresh. */
+  epoch: number;
   until: number;
 }
 
@@ -49,6 +51,12 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
   const cacheKey = randomBytes(32);
   const cache = new Map<string, CachedCredential>();
 
+  void deps.store
+    .subscribe(USER_CHANGED, (user) => {
+      for (const [k, entry] of cache) if (entry.principal.user === user) cache.delete(k);
+    })
+    .catch(() => undefined);
+
   // Scripts open many connections at once with the same credentials: one verification serves them all.
   const inFlight = new Map<string, Promise<{ result: LoginResult; version: number }>>();
 
@@ -58,9 +66,12 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     const key = createHmac("sha256", cacheKey).update(`local\u0000${user}\u0000${password}`).digest("base64url");
     const cached = cache.get(key);
     if (cached && cached.until > now) {
-      // The verification is remembered, the account's state is not: its version is read on every use,
-      // and any change that must end logins (disable, password, roles, lock, logout/all) moves it.
-      if ((await deps.store.getUserVersion(user)) === cached.version) {
+      // The verification is remembered, the account's state is not: any change that must end logins
+      // (disable, password, roles, lock, logout/all) moves the user's version and is announced on
+      // `user-changed`, which drops the entry on every process. While that announcement cannot be
+      // relied on (subscription down or re-established since), the version is read instead.
+      const fresh = cached.epoch !== -1 && cached.epoch === deps.store.subscriptionEpoch() ? true : (await deps.store.getUserVersion(user)) === cached.version;
+      if (fresh) {
         scope.principal = cached.principal;
         scope.authVia = "basic";
         return;
@@ -76,6 +87,7 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
       inFlight.set(key, pending);
       pending.finally(() => inFlight.delete(key)).catch(() => undefined);
     }
+    const epoch = deps.store.subscriptionEpoch();
     const { result, version } = await pending;
     if (!result.ok) {
       audit(scope.log, "login.failed", { user: result.user, reason: result.reason, via: "basic", ip: scope.clientIp, requestId: scope.id });
@@ -89,9 +101,10 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     }
     scope.principal = result.principal;
     scope.authVia = "basic";
-    if (deps.credentialCacheTtlMs > 0) {
+    // Remembered only if nothing changed the account while its password was being verified.
+    if (deps.credentialCacheTtlMs > 0 && (await deps.store.getUserVersion(user)) === version) {
       if (cache.size > 10_000) cache.clear();
-      cache.set(key, { principal: result.principal, version, until: now + deps.credentialCacheTtlMs });
+      cache.set(key, { principal: result.principal, version, epoch, until: now + deps.credentialCacheTtlMs });
     }
   }
 

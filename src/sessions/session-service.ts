@@ -38,6 +38,7 @@ const ENDED_CHANNEL = "session-ended";
 const TOUCH_EVERY_MS = 1_000;
 
 export class SessionService {
+  /** Validated sessions by cookie value (so a hit costs no hashing), each for at most `cacheMs`. */
   private readonly cache = new Map<string, { session: SessionRecord; until: number }>();
   private readonly endedListeners = new Set<(ids: string[]) => void>();
   private unsubscribe: (() => void) | undefined;
@@ -48,7 +49,7 @@ export class SessionService {
   async start(): Promise<void> {
     this.unsubscribe = await this.o.store.subscribe(ENDED_CHANNEL, (message) => {
       const ids = JSON.parse(message) as string[];
-      for (const id of ids) this.cache.delete(id);
+      this.forget(ids);
       for (const l of this.endedListeners) l(ids);
     });
   }
@@ -88,30 +89,32 @@ export class SessionService {
 
   /** Looks a cookie value up, checks its timeouts against the clock, and slides the idle timeout. */
   async validate(cookieValue: string): Promise<Validation> {
-    const credential = parseCookieValue(cookieValue);
-    if (!credential) return { kind: "none" };
     const now = this.o.clock.now();
-    const cached = this.cache.get(credential.id);
-    let session = cached && cached.until > now && cached.session.tag === credential.tag ? cached.session : null;
+    const cached = this.cache.get(cookieValue);
+    let session = cached && cached.until > now ? cached.session : null;
     if (!session) {
+      const credential = parseCookieValue(cookieValue);
+      if (!credential) return { kind: "none" };
       session = await this.o.store.getSession(credential.tag, credential.id);
       if (!session) {
-        this.cache.delete(credential.id);
+        this.cache.delete(cookieValue);
         return { kind: "none" };
       }
     }
     const ended = Math.min(session.expiresAt, session.absoluteExpiresAt);
     if (now >= ended) {
-      this.cache.delete(credential.id);
-      await this.o.store.deleteSession(credential.tag, credential.id);
+      this.cache.delete(cookieValue);
+      await this.o.store.deleteSession(session.tag, session.id);
       return { kind: "expired", at: ended };
     }
     if (now - session.lastSeenAt >= TOUCH_EVERY_MS) {
       const expiresAt = Math.min(now + this.o.idleTimeoutMs(), session.absoluteExpiresAt);
-      await this.o.store.touchSession(credential.tag, credential.id, now, expiresAt);
+      await this.o.store.touchSession(session.tag, session.id, now, expiresAt);
       session = { ...session, lastSeenAt: now, expiresAt };
+      this.remember(cookieValue, session, now);
+    } else if (!cached || cached.session !== session || cached.until <= now) {
+      this.remember(cookieValue, session, now);
     }
-    this.remember(session, now);
     return { kind: "valid", session };
   }
 
@@ -121,7 +124,7 @@ export class SessionService {
     const expiresAt = Math.min(now + this.o.idleTimeoutMs(), session.absoluteExpiresAt);
     await this.o.store.touchSession(session.tag, session.id, now, expiresAt);
     const renewed = { ...session, lastSeenAt: now, expiresAt };
-    this.remember(renewed, now);
+    this.forget([session.id]);
     return renewed;
   }
 
@@ -141,15 +144,22 @@ export class SessionService {
     return this.o.store.listSessions(user, this.o.clock.now());
   }
 
-  private remember(session: SessionRecord, now: number): void {
+  private remember(cookieValue: string, session: SessionRecord, now: number): void {
     const cacheMs = this.o.cacheMs ?? 1_000;
     if (cacheMs <= 0) return;
     if (this.cache.size > 50_000) this.cache.clear();
-    this.cache.set(session.id, { session, until: now + cacheMs });
+    this.cache.set(cookieValue, { session, until: now + cacheMs });
+  }
+
+  /** Drops cached copies of these sessions (ended or changed somewhere). */
+  private forget(ids: readonly string[]): void {
+    if (ids.length === 0 || this.cache.size === 0) return;
+    const gone = new Set(ids);
+    for (const [cookie, entry] of this.cache) if (gone.has(entry.session.id)) this.cache.delete(cookie);
   }
 
   private async announceEnded(ids: string[]): Promise<void> {
-    for (const id of ids) this.cache.delete(id);
+    this.forget(ids);
     try {
       await this.o.store.publish(ENDED_CHANNEL, JSON.stringify(ids));
     } catch (err) {

@@ -89,10 +89,17 @@ export interface Store {
 
   /**
    * A per-user counter that moves whenever the account changes in a way that must end cached logins
-   * (disabled, password changed, roles changed, logout/all, a lock starting). Cheap to read per request.
+   * (disabled, password changed, roles changed, logout/all, a lock starting). Each move is also
+   * published on the `user-changed` channel (USER_CHANGED) with the user name as message.
    */
   getUserVersion(user: string): Promise<number>;
   bumpUserVersion(user: string): Promise<void>;
+  /**
+   * -1 while published messages cannot be received; otherwise a number that changes each time the
+   * subscription is (re)established. A cache kept fresh by messages is valid only while this holds
+   * the value it had when the entry was made (messages may be lost while disconnected).
+   */
+  subscriptionEpoch(): number;
 
   // --- records: local users, site-config overrides, keys ------------------------------------
   getRecord<T>(kind: string, id: string): Promise<T | null>;
@@ -112,6 +119,9 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The channel on which user-version moves are announced. */
+export const USER_CHANGED = "user-changed";
 
 /** The Cluster slot tag of a user's sessions: the same for all of them, revealing nothing readable. */
 export function sessionTag(user: string): string {

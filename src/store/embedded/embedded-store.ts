@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
-import type { CreateSessionResult, FailureState, SessionRecord, Store, Unsubscribe } from "../store.js";
+import { type CreateSessionResult, type FailureState, type SessionRecord, type Store, type Unsubscribe, USER_CHANGED } from "../store.js";
 
 interface Snapshot {
   version: 1;
@@ -72,6 +72,10 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     return m;
   };
   const clone = <T>(v: T): T => structuredClone(v);
+  const bump = (user: string) => {
+    versions.set(user, (versions.get(user) ?? 0) + 1);
+    events.emit(USER_CHANGED, user);
+  };
 
   return {
     kind: "embedded",
@@ -134,7 +138,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       state.failures += 1;
       if (state.lockedAt === null && rule.maxFailures > 0 && state.failures >= rule.maxFailures) {
         state.lockedAt = now;
-        versions.set(user, (versions.get(user) ?? 0) + 1);
+        bump(user);
       }
       failures.set(user, state);
       changed();
@@ -150,8 +154,10 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     },
 
     async bumpUserVersion(user) {
-      versions.set(user, (versions.get(user) ?? 0) + 1);
+      bump(user);
     },
+
+    subscriptionEpoch: () => 0,
 
     async clearLoginFailures(user) {
       if (failures.delete(user)) changed();

@@ -14,6 +14,7 @@ import {
   StoreUnavailableError,
   type Unsubscribe,
   sessionTag,
+  USER_CHANGED,
 } from "../store.js";
 import { COUNT_WINDOW, CREATE_SESSION, DELETE_USER_SESSIONS, RECORD_FAILURE, TOUCH_SESSION } from "./scripts.js";
 
@@ -101,6 +102,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   client.on("error", () => undefined);
   let subscriber: Client | undefined;
   const handlers = new Map<string, Set<(message: string) => void>>();
+  let epoch = 0;
 
   try {
     await ready(client, 5_000);
@@ -237,7 +239,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     recordLoginFailure: (user, now, rule) =>
       run(async () => {
         const ttl = Math.max(FAILURE_TTL_MS, rule.lockMs * 2);
-        const [n, at] = await client.pcRecordFailure(k.failures(user), k.version(user), now, rule.maxFailures, rule.lockMs, ttl);
+        const [n, at] = await client.pcRecordFailure(k.failures(user), k.version(user), now, rule.maxFailures, rule.lockMs, ttl, k.channel(USER_CHANGED), user);
         return { failures: Number(n), lockedAt: Number(at) < 0 ? null : Number(at) };
       }),
 
@@ -249,7 +251,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
 
     getUserVersion: (user) => run(async () => Number((await client.get(k.version(user))) ?? 0)),
 
-    bumpUserVersion: (user) => run(async () => void (await client.incr(k.version(user)))),
+    bumpUserVersion: (user) => run(async () => void (await client.multi().incr(k.version(user)).publish(k.channel(USER_CHANGED), user).exec())),
+
+    subscriptionEpoch: () => (subscriber !== undefined && (subscriber as Redis).status === "ready" ? epoch : -1),
 
     clearLoginFailures: (user) => run(async () => void (await client.del(k.failures(user)))),
 
@@ -290,6 +294,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
         const sub: Client = client instanceof Cluster ? client.duplicate() : client.duplicate({ enableOfflineQueue: true });
         subscriber = sub;
         sub.on("error", () => undefined);
+        sub.on("ready", () => epoch++);
         sub.on("message", (ch: string, message: string) => {
           for (const h of handlers.get(ch) ?? []) h(message);
         });

@@ -74,7 +74,7 @@ return ids
 
 /**
  * Count a failed login. KEYS[1] the user's failure hash {n, at}, KEYS[2] the user's version counter.
- * ARGV: now, maxFailures, lockMs, ttlMs. Returns {failures, lockedAt or -1}.
+ * ARGV: now, maxFailures, lockMs, ttlMs, user-changed channel, user. Returns {failures, lockedAt or -1}.
  */
 export const RECORD_FAILURE = `
 local now, max, lockMs, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -88,6 +88,7 @@ n = n + 1
 if at < 0 and max > 0 and n >= max then
   at = now
   redis.call('INCR', KEYS[2])
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
 end
 redis.call('HSET', KEYS[1], 'n', n, 'at', at)
 redis.call('PEXPIRE', KEYS[1], ttl)
