@@ -157,10 +157,13 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     return JSON.stringify(stored);
   }
 
-  function toSession(tag: string, id: string, fields: (string | null)[]): SessionRecord | null {
-    const [d, s, e, a] = fields;
-    if (d === null || d === undefined) return null;
-    const v = JSON.parse(d) as Stored;
+  const SESSION_VALUE = /^(\d+),(\d+),(\d+),(.*)$/s;
+
+  function toSession(tag: string, id: string, value: string | null): SessionRecord | null {
+    const m = value === null ? null : SESSION_VALUE.exec(value);
+    if (!m) return null;
+    const [, s, e, a, d] = m;
+    const v = JSON.parse(d!) as Stored;
     const record: SessionRecord = {
       id,
       tag,
@@ -204,15 +207,15 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       });
     },
 
-    getSession: (tag, id) => run(async () => toSession(tag, id, await client.hmget(k.session(tag, id), "d", "s", "e", "a"))),
+    getSession: (tag, id) => run(async () => toSession(tag, id, await client.get(k.session(tag, id)))),
 
     touchSession: (tag, id, lastSeenAt, expiresAt) => run(async () => void (await client.pcTouchSession(k.session(tag, id), lastSeenAt, expiresAt))),
 
     deleteSession: (tag, id) =>
       run(async () => {
-        const data = await client.hget(k.session(tag, id), "d");
-        if (data === null) return false;
-        const { u: user } = JSON.parse(data) as Stored;
+        const session = toSession(tag, id, await client.get(k.session(tag, id)));
+        if (session === null) return false;
+        const { user } = session;
         await client.multi().del(k.session(tag, id)).zrem(k.userIndex(tag, user), id).exec();
         return true;
       }),
@@ -223,10 +226,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
         const ids = await client.zrange(k.userIndex(tag, user), "0", "-1");
         if (ids.length === 0) return [];
         const pipeline = client.pipeline();
-        for (const id of ids) pipeline.hmget(k.session(tag, id), "d", "s", "e", "a");
+        for (const id of ids) pipeline.get(k.session(tag, id));
         const results = (await pipeline.exec()) ?? [];
         return results
-          .map(([err, fields], i) => (err ? null : toSession(tag, ids[i]!, fields as (string | null)[])))
+          .map(([err, value], i) => (err ? null : toSession(tag, ids[i]!, value as string | null)))
           .filter((s): s is SessionRecord => s !== null && s.expiresAt > now && s.absoluteExpiresAt > now);
       }),
 

@@ -5,9 +5,10 @@
  */
 
 /*
- * A session is a hash: d = the record's JSON as created, s = lastSeenAt, e = idle expiry,
- * a = absolute expiry. Only s and e change, so the JSON is never re-encoded in Lua (cjson would turn
- * an empty list into an object).
+ * A session is one string: "<lastSeenAt>,<idle expiry>,<absolute expiry>,<JSON as created>". Only the
+ * times change, so the JSON is never re-encoded in Lua (cjson would turn an empty list into an
+ * object), and a plain string costs far less memory than a hash whose JSON field exceeds the
+ * listpack limit (measured: 512 bytes for such a hash alone).
  */
 
 /**
@@ -22,8 +23,12 @@ local id, json, ttl, createdAt = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(A
 local max, policy, prefix, now = tonumber(ARGV[5]), ARGV[6], ARGV[7], tonumber(ARGV[8])
 local live = {}
 for _, member in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-  local times = redis.call('HMGET', prefix .. member, 'e', 'a')
-  local alive = times[1] ~= false and tonumber(times[1]) > now and tonumber(times[2]) > now
+  local value = redis.call('GET', prefix .. member)
+  local alive = false
+  if value then
+    local _, e, a = string.match(value, '^(%d+),(%d+),(%d+),')
+    alive = tonumber(e) > now and tonumber(a) > now
+  end
   if alive then
     table.insert(live, member)
   else
@@ -40,8 +45,7 @@ if #live >= max then
     table.insert(result, live[i])
   end
 end
-redis.call('HSET', key, 'd', json, 's', ARGV[9], 'e', ARGV[10], 'a', ARGV[11])
-redis.call('PEXPIRE', key, ttl)
+redis.call('SET', key, ARGV[9] .. ',' .. ARGV[10] .. ',' .. ARGV[11] .. ',' .. json, 'PX', ttl)
 redis.call('ZADD', index, createdAt, id)
 local indexTtl = redis.call('PTTL', index)
 if indexTtl < ttl then redis.call('PEXPIRE', index, ttl) end
@@ -53,12 +57,15 @@ return result
  * if it is gone. KEYS[1] session key. ARGV: lastSeenAt, expiresAt.
  */
 export const TOUCH_SESSION = `
-local times = redis.call('HMGET', KEYS[1], 's', 'e', 'a')
-if times[1] == false then return 0 end
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local s, e, a, json = string.match(value, '^(%d+),(%d+),(%d+),(.*)$')
 local seen, exp = tonumber(ARGV[1]), tonumber(ARGV[2])
-if exp > tonumber(times[3]) then exp = tonumber(times[3]) end
-if seen > tonumber(times[1]) then redis.call('HSET', KEYS[1], 's', seen) end
-if exp > tonumber(times[2]) then redis.call('HSET', KEYS[1], 'e', exp) end
+s, e, a = tonumber(s), tonumber(e), tonumber(a)
+if exp > a then exp = a end
+if seen < s then seen = s end
+if exp < e then exp = e end
+redis.call('SET', KEYS[1], string.format('%d,%d,%d,', seen, exp, a) .. json, 'KEEPTTL')
 return 1
 `;
 
