@@ -356,6 +356,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await listeners!.close(config.limits.shutdownGrace);
       await admin.close();
       await upstream.close();
+      access.flush();
       sessions.stop();
       scheduler.stop();
       if (!options.store) await store.close();
