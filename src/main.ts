@@ -10,7 +10,7 @@ import type http from "node:http";
 import type net from "node:net";
 import type { Config, RouterPolicy } from "./config/schema.js";
 import { effectivePortsOf } from "./config/load.js";
-import { TlsMaterialError } from "./errors.js";
+import { GatewayError, TlsMaterialError } from "./errors.js";
 import { accessLogFor, audit, createLogger, type AccessLog, type Logger } from "./log/logger.js";
 import { startListeners, type Listeners } from "./listeners/listeners.js";
 import { routerPolicy } from "./listeners/router-policy.js";
@@ -252,6 +252,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       sendError(req, res, scope, gatewayError);
     };
     try {
+      rejectDuplicateHost(req);
       Object.assign(scope, normaliseTarget(req.url ?? "/"));
       const result = runStages(stages, { req, res, scope });
       if (result instanceof Promise) result.catch(fail);
@@ -291,6 +292,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     };
     const fail = (err: unknown) => sendError(req, res, scope, toGatewayError(err));
     try {
+      rejectDuplicateHost(req);
       Object.assign(scope, normaliseTarget(req.url ?? "/"));
       const result = runStages(upgradeStages, { req, res, scope });
       if (result instanceof Promise) result.then((r) => (r === "done" ? undefined : pass()), fail);
@@ -376,6 +378,21 @@ function logRequest(access: AccessLog, req: http.IncomingMessage, res: http.Serv
     listener: scope.listener,
     aborted: !res.writableFinished,
   });
+}
+
+/**
+ * RFC 9112 §3.2: a request with more than one Host header must be refused with 400. Node keeps the
+ * first and drops the others silently, so the raw headers are counted here.
+ */
+function rejectDuplicateHost(req: http.IncomingMessage): void {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === "host" && ++hosts > 1) {
+      throw new GatewayError("ERR_BAD_REQUEST", 400, "A request may carry only one Host header.");
+    }
+  }
 }
 
 function readCa(file: string): string {

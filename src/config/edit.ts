@@ -6,10 +6,32 @@
 import fs from "node:fs";
 import YAML from "yaml";
 import { ConfigError } from "../errors.js";
-import { isUrlValue } from "./fields.js";
+import { isUrlValue, type RedisTarget } from "./fields.js";
 import { keyTree, suggest, type KeyTree } from "./keys.js";
 import { validate } from "./load.js";
 import { configSchema } from "./schema.js";
+
+/**
+ * When the key already holds a plain value, only that value's characters are replaced, so every
+ * other byte of the file (comments, blank lines, quoting) stays as it was.
+ */
+function spliceScalar(source: string, doc: YAML.Document, segments: string[], value: unknown): string | null {
+  const node = doc.getIn(segments, true);
+  const isPlain = value === null || ["string", "number", "boolean"].includes(typeof value);
+  const replaceable = YAML.isScalar(node) || (YAML.isCollection(node) && node.flow === true);
+  if (!replaceable || !node.range) return null;
+  if (!isPlain && !Array.isArray(value)) return null;
+  const text = Array.isArray(value) ? JSON.stringify(value) : YAML.stringify(value).trimEnd();
+  if (text.includes("\n")) return null;
+  return source.slice(0, node.range[0]) + text + source.slice(node.range[1]);
+}
+
+/** A new key (or a block value): the document is changed and written out again. */
+function rewrite(doc: YAML.Document, segments: string[], value: unknown): string {
+  if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
+  doc.setIn(segments, value);
+  return String(doc);
+}
 
 /** Splits "site.maxFailedLogins" into its segments, checking each against the schema. */
 export function keyPath(key: string): string[] {
@@ -41,6 +63,13 @@ export function getValue(config: unknown, key: string): unknown {
 export function formatValue(value: unknown): string {
   if (value === undefined) return "";
   if (isUrlValue(value)) return value.href;
+  // store.redis as it is written: the URL, or the Sentinel/Cluster map.
+  if (value !== null && typeof value === "object" && "kind" in value) {
+    const r = value as RedisTarget;
+    if (r.kind === "url") return r.url;
+    const nodes = (list: { host: string; port: number }[]) => list.map((n) => `${n.host}:${n.port}`);
+    return formatValue(r.kind === "sentinel" ? { sentinels: nodes(r.sentinels), name: r.name } : { cluster: nodes(r.nodes) });
+  }
   if (value !== null && typeof value === "object") return YAML.stringify(value, (_k, v: unknown) => (isUrlValue(v) ? v.href : v)).trimEnd();
   return String(value);
 }
@@ -61,9 +90,7 @@ export function setValue(file: string, key: string, text: string, env: NodeJS.Pr
     value = text;
   }
   if (value === null && text.trim() !== "null" && text.trim() !== "~") value = text;
-  if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
-  doc.setIn(segments, value);
-  const next = String(doc);
+  const next = spliceScalar(source, doc, segments, value) ?? rewrite(doc, segments, value);
   validate((YAML.parse(next) ?? {}) as Record<string, unknown>, env);
   fs.writeFileSync(file, next);
   return next;

@@ -8,6 +8,7 @@
  * away aborts the upstream request, and an upstream that fails mid-answer ends the client's connection.
  */
 import type http from "node:http";
+import { PassThrough } from "node:stream";
 import { Pool } from "undici";
 import type { UrlValue } from "../config/fields.js";
 import { upstreamTimeout, upstreamUnreachable } from "../errors.js";
@@ -64,13 +65,28 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
     // Node has validated the framing; undici frames the body again (chunked when there is no length).
     const hasBody = headers["content-length"] !== undefined ? headers["content-length"] !== "0" : headers["transfer-encoding"] !== undefined;
     delete headers["transfer-encoding"];
+    // undici destroys a failed request's body stream; given `req` itself, that would reset the
+    // client's connection before the 502/504 could be sent. A pass-through takes the blow instead.
+    let body: PassThrough | null = null;
+    if (hasBody) {
+      body = new PassThrough();
+      req.pipe(body);
+    }
+    // A client that leaves before the answer's headers arrive aborts the upstream request, so its
+    // upstream connection does not wait for an answer nobody will read.
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once("close", onClose);
     pool.stream(
       {
         path: req.url ?? "/",
         method: req.method as "GET",
         headers,
-        body: hasBody ? req : null,
+        body,
         opaque: scope,
+        signal: abort.signal,
       },
       ({ statusCode, headers: upstreamHeaders, opaque }) => {
         const headers = responseHeaders(upstreamHeaders);
@@ -83,7 +99,12 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
       (err) => {
         if (!err) return;
         const e = err as NodeJS.ErrnoException;
-        if (res.destroyed || req.destroyed || res.socket?.destroyed) {
+        if (body) {
+          req.unpipe(body);
+          // What the client still sends is read and dropped, so the answer can be delivered.
+          req.resume();
+        }
+        if (res.destroyed || res.socket?.destroyed || abort.signal.aborted) {
           // The client went away; undici has already abandoned the upstream request.
           scope.log.debug({ requestId: scope.id, code: e.code }, "client left before the answer was complete");
           res.destroy();
