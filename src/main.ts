@@ -214,7 +214,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     limitPolicy: config.session.limitPolicy,
   });
   await sessions.start();
-  const logins = new LoginService({ store, accounts, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp });
+  const logins = new LoginService({ store, accounts, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp, log });
   const sweepDeps = { store, accounts, site: siteNow, log };
   const scheduler = new Scheduler([resetFailedLoginsJob(sweepDeps), inactivityJob(sweepDeps)], store, clock, log);
   if (options.schedule !== false) scheduler.start();

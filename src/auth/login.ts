@@ -5,6 +5,7 @@
  * for the audit log only. Unknown users cost a dummy hash so that timing tells nothing.
  */
 import type { Clock } from "../clock.js";
+import { audit, type Logger } from "../log/logger.js";
 import type { Site } from "../config/site.js";
 import type { Principal } from "../sessions/session-service.js";
 import type { Store } from "../store/store.js";
@@ -24,6 +25,7 @@ export interface LoginServiceOptions {
   clock: Clock;
   site: () => Site;
   ipLimit: { count: number; windowMs: number };
+  log: Logger;
 }
 
 /** `provider/username` picks a provider (XNAT); otherwise local accounts are tried first (LDAP follows in issue #4). */
@@ -46,12 +48,15 @@ export class LoginService {
     return state.lockedAt !== null && state.failures >= site.maxFailedLogins && this.o.clock.now() < state.lockedAt + site.lockoutMs;
   }
 
-  /** Counts a failed proof of a password outside login (password change) against both limits. */
+  /** Counts a failed proof of a password against both limits; a lock that starts now is audited. */
   async countFailure(user: string, ip: string): Promise<void> {
     const site = this.o.site();
     const now = this.o.clock.now();
     await this.o.store.countIpFailure(ip, now, this.o.ipLimit.windowMs);
-    await this.o.store.recordLoginFailure(user, now, { maxFailures: site.maxFailedLogins, lockMs: site.lockoutMs });
+    const state = await this.o.store.recordLoginFailure(user, now, { maxFailures: site.maxFailedLogins, lockMs: site.lockoutMs });
+    if (state.lockedAt === now && state.failures === site.maxFailedLogins) {
+      audit(this.o.log, "account.locked", { user, failures: state.failures, until: new Date(now + site.lockoutMs).toISOString(), ip });
+    }
   }
 
   async login(username: string, password: string, ip: string): Promise<LoginResult> {

@@ -6,6 +6,7 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log/logger.js";
 import type { LimitPolicy, SessionRecord, Store } from "../store/store.js";
+import { endUserSessions, SESSION_ENDED } from "./end-user-sessions.js";
 import { newSessionSecret, parseCookieValue, type SessionCredential } from "./ids.js";
 
 export interface Principal {
@@ -33,7 +34,6 @@ export interface SessionServiceOptions {
   cacheMs?: number;
 }
 
-const ENDED_CHANNEL = "session-ended";
 /** A session's last-seen time is written at most this often (one store write per second per session). */
 const TOUCH_EVERY_MS = 1_000;
 
@@ -47,7 +47,7 @@ export class SessionService {
 
   /** Listens for sessions ended by any process (logout/all, admin, eviction). */
   async start(): Promise<void> {
-    this.unsubscribe = await this.o.store.subscribe(ENDED_CHANNEL, (message) => {
+    this.unsubscribe = await this.o.store.subscribe(SESSION_ENDED, (message) => {
       const ids = JSON.parse(message) as string[];
       this.forget(ids);
       for (const l of this.endedListeners) l(ids);
@@ -135,8 +135,8 @@ export class SessionService {
   }
 
   async endAll(user: string): Promise<string[]> {
-    const ids = await this.o.store.deleteUserSessions(user);
-    if (ids.length > 0) await this.announceEnded(ids);
+    const ids = await endUserSessions(this.o.store, user);
+    this.forget(ids);
     return ids;
   }
 
@@ -161,7 +161,7 @@ export class SessionService {
   private async announceEnded(ids: string[]): Promise<void> {
     this.forget(ids);
     try {
-      await this.o.store.publish(ENDED_CHANNEL, JSON.stringify(ids));
+      await this.o.store.publish(SESSION_ENDED, JSON.stringify(ids));
     } catch (err) {
       // The sessions are gone from the store already; other processes notice within a second.
       this.o.log.warn({ err: (err as Error).message }, "could not announce ended sessions");

@@ -1,6 +1,7 @@
 /** Local accounts: their store records and the operations the CLI and the admin routes share. */
 import type { Clock } from "../../clock.js";
 import type { Store } from "../../store/store.js";
+import { endUserSessions } from "../../sessions/end-user-sessions.js";
 import { hashPassword } from "../passwords/hash.js";
 
 export interface PasswordHistoryEntry {
@@ -21,7 +22,7 @@ export interface UserRecord {
   /** When and why the account was disabled (inactivity sweep, admin). */
   disabledAt?: number;
   disabledReason?: string;
-  /** Earlier password hashes with the time they were set, for `passwordReuseRestriction`. */
+  /** Earlier password hashes with the time they were replaced, for `passwordReuseRestriction`. */
   history: PasswordHistoryEntry[];
 }
 
@@ -83,19 +84,26 @@ export class Accounts {
     return user;
   }
 
-  /** Sets a new password hash, keeping the old one in the history (for the reuse rule). */
-  setPasswordHash(name: string, hash: string): Promise<UserRecord> {
+  /**
+   * Sets a new password hash. The old one goes to the history with the time it stopped being used
+   * (the reuse rule counts from then). The account's sessions end: whoever held them proved the old
+   * password, not the new one.
+   */
+  async setPasswordHash(name: string, hash: string): Promise<UserRecord> {
     const now = this.clock.now();
-    return this.update(name, (u) => {
-      u.history = [{ hash: u.passwordHash, changedAt: u.passwordChangedAt }, ...u.history].slice(0, 50);
+    const user = await this.update(name, (u) => {
+      u.history = [{ hash: u.passwordHash, changedAt: now }, ...u.history].slice(0, 50);
       u.passwordHash = hash;
       u.passwordChangedAt = now;
     });
+    await endUserSessions(this.store, name);
+    return user;
   }
 
-  setEnabled(name: string, enabled: boolean, reason?: string): Promise<UserRecord> {
+  /** Enables or disables an account; disabling also ends its sessions on every process. */
+  async setEnabled(name: string, enabled: boolean, reason?: string): Promise<UserRecord> {
     const now = this.clock.now();
-    return this.update(name, (u) => {
+    const user = await this.update(name, (u) => {
       u.enabled = enabled;
       if (enabled) {
         delete u.disabledAt;
@@ -107,6 +115,8 @@ export class Accounts {
         u.disabledReason = reason ?? "admin";
       }
     });
+    if (!enabled) await endUserSessions(this.store, name);
+    return user;
   }
 
   remove(name: string): Promise<boolean> {

@@ -26,6 +26,7 @@ export async function checkNewPassword(user: UserRecord | null, password: string
   if (!site.passwordComplexity.test(password)) return { code: "ERR_PASSWORD_COMPLEXITY", message: site.passwordComplexityMessage };
   if (user && site.passwordHistoryMs !== null) {
     const horizon = now - site.passwordHistoryMs;
+    // History entries carry the time the password was replaced, i.e. the last time it was in use.
     const recent = [{ hash: user.passwordHash, changedAt: now }, ...user.history.filter((h) => h.changedAt >= horizon)];
     for (const entry of recent) {
       if (await verifyPassword(entry.hash, password)) {
