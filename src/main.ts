@@ -13,7 +13,7 @@ import { effectivePortsOf } from "./config/load.js";
 import { GatewayError, TlsMaterialError } from "./errors.js";
 import { accessLogFor, audit, createLogger, type AccessLog, type Logger } from "./log/logger.js";
 import { startListeners, type Listeners } from "./listeners/listeners.js";
-import { routerPolicy } from "./listeners/router-policy.js";
+import { handleExposure, routerPolicy, type RouterPolicyDeps } from "./listeners/router-policy.js";
 import { gatewayRoutes } from "./admin/gateway-routes.js";
 import { healthRoute } from "./admin/health.js";
 import { resolveClientAddress, trustedProxies } from "./pipeline/client-ip.js";
@@ -81,6 +81,7 @@ export interface Gateway {
 }
 
 export interface Parts {
+  routerDeps: RouterPolicyDeps;
   upstream: Upstream;
   listeners: () => Listeners;
   site: () => Site;
@@ -99,22 +100,7 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
   return [
     securityHeaders(config.tls.hsts),
     gatewayRoutes("healthRoutes", prefix, [healthRoute], false),
-    routerPolicy({
-      policy,
-      securePort,
-      sessionCookieName: config.session.cookieName,
-      // The secret crossed the network in the clear: the session it names ends now (SPEC §5).
-      async revokeExposed(req, log) {
-        const cookie = readCookie(req, config.session.cookieName);
-        const credential = cookie ? parseCookieValue(cookie) : null;
-        if (!credential) return;
-        try {
-          if (await parts.sessions.end(credential)) audit(log, "session.ended", { reason: "exposed-in-plaintext" });
-        } catch (err) {
-          log.error({ err: (err as Error).message }, "could not revoke an exposed session");
-        }
-      },
-    }),
+    routerPolicy(parts.routerDeps),
     stripClientHeaders(identityHeaderNames(config)),
     credentialsStage({
       store: parts.store,
@@ -164,13 +150,21 @@ export function buildUpgradeStages(config: Config, parts: Parts, requestStages: 
   const credentials = requestStages.find((s) => s.name === "credentials")!;
   return [
     {
+      // The router policy for upgrades: exposure is audited and revoked as for requests, and a refusal
+      // is a 403 (a WebSocket client would not follow a redirect).
       name: "upgradePolicy",
-      run({ res, scope }) {
-        if (scope.listener === "insecure" && currentPolicy(config) !== "allow") {
+      run(x) {
+        const { res, scope } = x;
+        if (scope.listener !== "insecure") return;
+        const policy = currentPolicy(config);
+        const { exposed, done } = handleExposure(parts.routerDeps, x, policy);
+        if (policy === "allow" && !exposed) return;
+        const answer = () => {
           scope.route = "router:websocket-refused";
           sendText(res, 403, "WebSockets need TLS here.");
-          return "done";
-        }
+          return "done" as const;
+        };
+        return done instanceof Promise ? done.then(answer) : answer();
       },
     },
     stripClientHeaders(identityHeaderNames(config), true),
@@ -229,7 +223,23 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const trusted = trustedProxies(config.trustedProxies);
   let listeners: Listeners | undefined;
-  const parts: Parts = { upstream, listeners: () => listeners!, site: siteNow, clock, store, accounts, sessions, logins };
+  const routerDeps: RouterPolicyDeps = {
+    policy: () => currentPolicy(config),
+    securePort: () => listeners!.port("secure"),
+    sessionCookieName: config.session.cookieName,
+    // The secret crossed the network in the clear: the session it names ends now (SPEC §5).
+    async revokeExposed(req, log) {
+      const cookie = readCookie(req, config.session.cookieName);
+      const credential = cookie ? parseCookieValue(cookie) : null;
+      if (!credential) return;
+      try {
+        if (await sessions.end(credential)) audit(log, "session.ended", { reason: "exposed-in-plaintext" });
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "could not revoke an exposed session");
+      }
+    },
+  };
+  const parts: Parts = { routerDeps, upstream, listeners: () => listeners!, site: siteNow, clock, store, accounts, sessions, logins };
   const stages = buildStages(config, parts);
   const upgradeStages = buildUpgradeStages(config, parts, stages);
 
@@ -288,14 +298,19 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         });
       }
       scope.log.info({ requestId: scope.id, path: scope.path, listener: kind, user: scope.principal?.user }, "websocket upgrade");
-      upstream.upgrade(req, socket, head, scope);
+      try {
+        upstream.upgrade(req, socket, head, scope);
+      } catch (err) {
+        scope.log.error({ requestId: scope.id, err: (err as Error).message }, "websocket upgrade failed");
+        socket.destroy();
+      }
     };
     const fail = (err: unknown) => sendError(req, res, scope, toGatewayError(err));
     try {
       rejectDuplicateHost(req);
       Object.assign(scope, normaliseTarget(req.url ?? "/"));
       const result = runStages(upgradeStages, { req, res, scope });
-      if (result instanceof Promise) result.then((r) => (r === "done" ? undefined : pass()), fail);
+      if (result instanceof Promise) result.then((r) => (r === "done" ? undefined : pass())).catch(fail);
       else if (result !== "done") pass();
     } catch (err) {
       fail(err);
@@ -319,6 +334,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   try {
     admin = await startAdminListener(config.ports.admin.host, options.ports?.admin ?? config.ports.admin.port, metrics, {
       upstream: tcpCheck(config.upstream.url.hostname.replace(/^\[|\]$/g, ""), upstreamPort),
+      store: () => store.ping().then(() => ({ ok: true }), (err: Error) => ({ ok: false, detail: err.message })),
     });
   } catch (err) {
     await listeners.close(0);

@@ -9,11 +9,11 @@ import type { Clock } from "../clock.js";
 import type { Site } from "../config/site.js";
 import { audit } from "../log/logger.js";
 import type { Exchange, Stage } from "../pipeline/stage.js";
-import { readCookie } from "../sessions/cookie.js";
+import { readCookie, withoutCookie } from "../sessions/cookie.js";
 import type { Principal, SessionService } from "../sessions/session-service.js";
 import { type Store, StoreUnavailableError, USER_CHANGED } from "../store/store.js";
 import type { Accounts } from "./local/accounts.js";
-import type { LoginResult, LoginService } from "./login.js";
+import { splitProvider, type LoginResult, type LoginService } from "./login.js";
 
 export interface CredentialsDeps {
   store: Store;
@@ -63,14 +63,16 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
   async function fromBasic(x: Exchange, user: string, password: string): Promise<void> {
     const { scope } = x;
     const now = deps.clock.now();
-    const key = createHmac("sha256", cacheKey).update(`local\u0000${user}\u0000${password}`).digest("base64url");
+    const key = createHmac("sha256", cacheKey).update(`${user}\u0000${password}`).digest("base64url");
+    // Versions belong to the account ("local/admin" is admin).
+    const account = splitProvider(user, deps.logins.providers).user;
     const cached = cache.get(key);
     if (cached && cached.until > now) {
       // The verification is remembered, the account's state is not: any change that must end logins
       // (disable, password, roles, lock, logout/all) moves the user's version and is announced on
       // `user-changed`, which drops the entry on every process. While that announcement cannot be
       // relied on (subscription down or re-established since), the version is read instead.
-      const fresh = cached.epoch !== -1 && cached.epoch === deps.store.subscriptionEpoch() ? true : (await deps.store.getUserVersion(user)) === cached.version;
+      const fresh = cached.epoch !== -1 && cached.epoch === deps.store.subscriptionEpoch() ? true : (await deps.store.getUserVersion(account)) === cached.version;
       if (fresh) {
         scope.principal = cached.principal;
         scope.authVia = "basic";
@@ -81,7 +83,7 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     let pending = inFlight.get(key);
     if (!pending) {
       pending = (async () => {
-        const version = await deps.store.getUserVersion(user);
+        const version = await deps.store.getUserVersion(account);
         return { result: await deps.logins.login(user, password, scope.clientIp), version };
       })();
       inFlight.set(key, pending);
@@ -102,7 +104,7 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     scope.principal = result.principal;
     scope.authVia = "basic";
     // Remembered only if nothing changed the account while its password was being verified.
-    if (deps.credentialCacheTtlMs > 0 && (await deps.store.getUserVersion(user)) === version) {
+    if (deps.credentialCacheTtlMs > 0 && (await deps.store.getUserVersion(account)) === version) {
       if (cache.size > 10_000) cache.clear();
       cache.set(key, { principal: result.principal, version, epoch, until: now + deps.credentialCacheTtlMs });
     }
@@ -120,6 +122,12 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
         return;
       }
       const cookie = readCookie(req, deps.cookieName);
+      // The gateway's session secret is its own business: the upstream gets the other cookies only.
+      if (req.headers.cookie !== undefined) {
+        const rest = withoutCookie(req.headers.cookie, deps.cookieName);
+        if (rest === undefined) delete req.headers.cookie;
+        else req.headers.cookie = rest;
+      }
       if (cookie === null) return;
       const result = await deps.sessions.validate(cookie);
       if (result.kind === "valid" && result.session.encrypted && scope.listener === "insecure") {

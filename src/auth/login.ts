@@ -9,7 +9,8 @@ import { audit, type Logger } from "../log/logger.js";
 import type { Site } from "../config/site.js";
 import type { Principal } from "../sessions/session-service.js";
 import type { Store } from "../store/store.js";
-import type { Accounts } from "./local/accounts.js";
+import { type Accounts, USER_NAME } from "./local/accounts.js";
+import { KeyedLimiter } from "./keyed-limiter.js";
 import { hashPassword, isUnsalted, needsRehash, verifyDummy, verifyPassword } from "./passwords/hash.js";
 import { type ChangeReason, mustChangePassword } from "./passwords/policy.js";
 
@@ -37,6 +38,8 @@ export function splitProvider(username: string, known: readonly string[]): { pro
 
 export class LoginService {
   readonly providers = ["local"] as const;
+  private readonly perUser = new KeyedLimiter();
+  private readonly perIp = new KeyedLimiter();
 
   constructor(private readonly o: LoginServiceOptions) {}
 
@@ -60,17 +63,28 @@ export class LoginService {
   }
 
   async login(username: string, password: string, ip: string): Promise<LoginResult> {
+    const { provider, user } = splitProvider(username, this.providers);
+    // One check per account at a time and a few per client address: parallel guesses wait their
+    // turn, so every failure is counted before the next guess is judged.
+    return this.perIp.run(ip, 4, () => this.perUser.run(user, 1, () => this.attempt(provider, user, password, ip)));
+  }
+
+  private async attempt(provider: string | null, user: string, password: string, ip: string): Promise<LoginResult> {
     const site = this.o.site();
     const now = this.o.clock.now();
-    const { provider, user } = splitProvider(username, this.providers);
     const fail = async (reason: FailureReason, counted: boolean): Promise<LoginResult> => {
       if (counted) await this.countFailure(user, ip);
       return { ok: false, reason, user };
     };
 
-    if ((await this.o.store.getIpFailures(ip, now, this.o.ipLimit.windowMs)) >= this.o.ipLimit.count) {
+    // Refused before any hashing: the answer does not depend on the account, so it tells nothing,
+    // and a client over its limit costs no CPU.
+    if ((await this.o.store.getIpFailures(ip, now, this.o.ipLimit.windowMs)) >= this.o.ipLimit.count) return fail("ip-limited", false);
+    if (!USER_NAME.test(user)) {
+      // Not a possible account name: counted against the client address only, never stored per name.
       await verifyDummy(password);
-      return fail("ip-limited", false);
+      await this.o.store.countIpFailure(ip, now, this.o.ipLimit.windowMs);
+      return fail("unknown-user", false);
     }
     if (password.length === 0) {
       await verifyDummy("x");
@@ -89,6 +103,8 @@ export class LoginService {
     }
     if (!(await verifyPassword(account.passwordHash, password))) return fail("bad-password", true);
     if (!account.enabled) return fail("disabled", false);
+    // Another process may have locked the account while this password was being checked.
+    if (await this.isLocked(user)) return fail("locked", false);
 
     await this.o.store.clearLoginFailures(user);
     const mustChange = mustChangePassword(account, password, site, now);

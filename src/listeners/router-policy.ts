@@ -44,6 +44,19 @@ export function carriesCredential(req: http.IncomingMessage, cookieName: string)
   return null;
 }
 
+/**
+ * What crossed the plaintext port that should not have: in allow mode a secret in Authorization; in
+ * redirect/reject mode also a session cookie. It is audited and revoked (SPEC §5); the returned
+ * promise settles when the revocation is done.
+ */
+export function handleExposure(deps: RouterPolicyDeps, x: Exchange, policy: RouterPolicy): { exposed: boolean; done: Promise<void> | void } {
+  const { req, scope } = x;
+  const exposed = policy === "allow" ? (req.headers.authorization ? "authorization" : null) : carriesCredential(req, deps.sessionCookieName);
+  if (!exposed) return { exposed: false, done: undefined };
+  audit(scope.log, "credential.exposed", { carried: exposed, listener: "insecure", ip: scope.clientIp, requestId: scope.id });
+  return { exposed: true, done: deps.revokeExposed?.(req, scope.log) };
+}
+
 export function routerPolicy(deps: RouterPolicyDeps): Stage {
   return {
     name: "routerPolicy",
@@ -53,11 +66,8 @@ export function routerPolicy(deps: RouterPolicyDeps): Stage {
       const policy = deps.policy();
       // In allow mode an unlocked session may travel in plaintext (SPEC §5), but a password or alias
       // secret in Authorization never may: it is audited and refused.
-      const exposed = policy === "allow" ? (req.headers.authorization ? "authorization" : null) : carriesCredential(req, deps.sessionCookieName);
+      const { exposed, done } = handleExposure(deps, x, policy);
       if (policy === "allow" && !exposed) return;
-      if (exposed) {
-        audit(scope.log, "credential.exposed", { carried: exposed, listener: "insecure", ip: scope.clientIp, requestId: scope.id });
-      }
       // The target we redirect to is the normalised one: a client's dot segments are not echoed back.
       const target = tlsUrl(req, deps.securePort(), scope.forwardPath + scope.query);
       const finish = () => {
@@ -76,10 +86,7 @@ export function routerPolicy(deps: RouterPolicyDeps): Stage {
         }
         return "done" as const;
       };
-      if (exposed && deps.revokeExposed) {
-        return Promise.resolve(deps.revokeExposed(req, scope.log)).then(finish);
-      }
-      return finish();
+      return done instanceof Promise ? done.then(finish) : finish();
     },
   };
 }

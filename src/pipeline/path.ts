@@ -34,6 +34,9 @@ export function normaliseTarget(rawUrl: string): NormalisedTarget {
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? "" : target.slice(q);
   if (rawPath.includes("#")) throw badPath();
+  // Some upstreams (and WHATWG URL parsing, which http-proxy-3 uses for upgrades) read "\" as "/":
+  // a path the rules would judge differently from the upstream is refused.
+  if (rawPath.includes("\\") || /%5c/i.test(rawPath)) throw badPath();
 
   const raw: string[] = [];
   const decoded: string[] = [];
@@ -53,8 +56,10 @@ export function normaliseTarget(rawUrl: string): NormalisedTarget {
     }
     if (DOT_WITH_PARAMS.test(seg)) throw badPath();
     if (seg === "" && !last) continue; // merge repeated slashes
+    const plain = decodeSegment(seg);
+    if (/^\.{1,2};/.test(plain)) throw badPath();
     raw.push(seg);
-    decoded.push(decodeSegment(seg));
+    decoded.push(plain);
   }
   // An encoded slash that forms a dot segment once decoded ("..%2Fadmin") reads differently to
   // different upstreams; rather than guess which reading the upstream takes, it is refused.

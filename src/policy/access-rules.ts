@@ -37,7 +37,8 @@ export function compileRules(access: Config["access"]): AccessRules {
       who,
       matches(path: string, method: string, ip: string): boolean {
         if (!paths(path)) return false;
-        if (rule.methods.length > 0 && !rule.methods.includes(method)) return false;
+        // HEAD is a GET without a body: a rule about GET holds for HEAD too.
+        if (rule.methods.length > 0 && !rule.methods.includes(method) && !(method === "HEAD" && rule.methods.includes("GET"))) return false;
         if (networks && !(net.isIP(ip) !== 0 && networks.contains(ip))) return false;
         if (ipRegex && !ipRegex.test(ip)) return false;
         return true;

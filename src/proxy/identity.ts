@@ -2,6 +2,14 @@
 import type { Config } from "../config/schema.js";
 import type { Stage } from "../pipeline/stage.js";
 
+/**
+ * Header values must be visible ASCII: anything else (an accented e-mail address, a group named in
+ * another script) is percent-encoded as UTF-8, which upstreams decode with one standard call.
+ */
+export function headerSafe(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
 export function identityHeaders(names: Config["identity"]["headers"]): Stage {
   const user = names.user.toLowerCase();
   const groups = names.groups.toLowerCase();
@@ -12,10 +20,10 @@ export function identityHeaders(names: Config["identity"]["headers"]): Stage {
     run({ req, scope }) {
       const p = scope.principal;
       if (!p) return;
-      req.headers[user] = p.user;
-      req.headers[groups] = p.roles.join(",");
-      if (p.email) req.headers[email] = p.email;
-      req.headers[provider] = p.provider;
+      req.headers[user] = headerSafe(p.user);
+      req.headers[groups] = p.roles.map(headerSafe).join(",");
+      if (p.email) req.headers[email] = headerSafe(p.email);
+      req.headers[provider] = headerSafe(p.provider);
     },
   };
 }

@@ -17,7 +17,7 @@ const HOP_BY_HOP = [
 ];
 
 /** Headers that only the gateway may set on upstream requests (and every `x-forwarded-*`). */
-const FORWARDING = ["forwarded", "x-real-ip", "x-request-id"];
+const FORWARDING = ["forwarded", "x-real-ip", "x-request-id", "x-original-url", "x-rewrite-url"];
 
 /** Never removed because a client named them in `Connection`: they frame the message or name the site. */
 const PROTECTED = new Set(["content-length", "transfer-encoding", "host"]);
@@ -45,7 +45,11 @@ export function stripHopByHop(headers: http.IncomingHttpHeaders | http.OutgoingH
 /** Removes every header through which a client could claim an identity or an origin. */
 export function stripClientClaims(headers: http.IncomingHttpHeaders, identityNames: readonly string[]): void {
   for (const name of FORWARDING) if (headers[name] !== undefined) delete headers[name];
-  for (const name in headers) if (name.startsWith("x-forwarded-")) delete headers[name];
+  for (const name in headers) {
+    // CGI-style upstreams (WSGI servers behind OMERO.web, PHP) read "X_Remote_User" as X-Remote-User:
+    // like nginx by default, no header with an underscore in its name is passed on.
+    if (name.startsWith("x-forwarded-") || name.includes("_")) delete headers[name];
+  }
   for (const name of identityNames) if (headers[name] !== undefined) delete headers[name];
   // Node has already answered `Expect: 100-continue`; forwarding it would make the upstream answer again.
   if (headers.expect !== undefined) delete headers.expect;

@@ -32,3 +32,13 @@ export function sessionCookie(value: string, options: CookieOptions): string {
 export function clearedCookie(name: string, secure: boolean): string {
   return sessionCookie("", { name, secure, maxAge: 0 });
 }
+
+/** The Cookie header without cookie `name`: the gateway's session secret is never passed upstream. */
+export function withoutCookie(header: string, name: string): string | undefined {
+  const kept = header.split(";").filter((part) => {
+    const eq = part.indexOf("=");
+    return (eq === -1 ? part : part.slice(0, eq)).trim() !== name;
+  });
+  const joined = kept.map((p) => p.trim()).filter(Boolean).join("; ");
+  return joined === "" ? undefined : joined;
+}

@@ -9,16 +9,15 @@ import type { RouterPolicy } from "../config/schema.js";
 import type { Site } from "../config/site.js";
 import type { Accounts } from "../auth/local/accounts.js";
 import type { LoginService } from "../auth/login.js";
-import { hashPassword, verifyPassword } from "../auth/passwords/hash.js";
+import { hashPassword } from "../auth/passwords/hash.js";
 import { checkNewPassword } from "../auth/passwords/policy.js";
 import type { GatewayRoute } from "../admin/gateway-routes.js";
 import { GatewayError } from "../errors.js";
 import { audit } from "../log/logger.js";
-import { csrfRefused, tokenMatches } from "../policy/csrf.js";
+import { csrfRefused, isSameOrigin, tokenMatches } from "../policy/csrf.js";
 import { escapeHtml, redirect, sendHtml, sendJson, wantsJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
-import { clearedCookie, readCookie, sessionCookie } from "../sessions/cookie.js";
-import { parseCookieValue } from "../sessions/ids.js";
+import { clearedCookie, sessionCookie } from "../sessions/cookie.js";
 import type { SessionService } from "../sessions/session-service.js";
 import type { SessionRecord, Store } from "../store/store.js";
 import { type Fields, isJsonRequest, readBody } from "./body.js";
@@ -113,11 +112,16 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       tlsOnly: true,
       async handler(x): Promise<"done"> {
         const json = isJsonRequest(x.req) || wantsJson(x.req);
+        const { scope } = x;
+        // Login CSRF: a cross-site form must not sign the browser in as someone else.
+        if (!isSameOrigin(x.req, scope)) {
+          audit(scope.log, "csrf.refused", { path: scope.path, origin: x.req.headers.origin, reason: "login", ip: scope.clientIp, requestId: scope.id });
+          throw csrfRefused();
+        }
         const fields = await readBody(x.req);
         const username = (fields.username ?? "").trim();
         const password = fields.password ?? "";
         const returnTo = safeReturnTo(fields.returnTo);
-        const { scope } = x;
         if (username === "") return loginFailed(x, json, returnTo, username);
         const result = await d.logins.login(username, password, scope.clientIp);
         if (!result.ok) {
@@ -153,13 +157,12 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       name: "logout",
       async handler(x): Promise<"done"> {
         const fields = await readBody(x.req);
-        const cookie = readCookie(x.req, d.cookieName);
+        // The credentials stage has taken the cookie off the request and found its session, if live.
         const session = x.scope.session;
-        if (session) requireToken(x, fields, session, d.site());
-        const credential = cookie ? parseCookieValue(cookie) : null;
-        if (credential) {
-          await d.sessions.end(credential);
-          if (session) audit(x.scope.log, "session.ended", { user: session.user, reason: "logout", requestId: x.scope.id });
+        if (session) {
+          requireToken(x, fields, session, d.site());
+          await d.sessions.end({ tag: session.tag, id: session.id });
+          audit(x.scope.log, "session.ended", { user: session.user, reason: "logout", requestId: x.scope.id });
         }
         x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
         if (isForm(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
@@ -234,19 +237,19 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
           else sendHtml(x.res, status, passwordPage({ prefix: d.prefix, username, messageHtml: escapeHtml(message), messageKind: status === 200 ? "info" : "error", returnTo }));
           return "done" as const;
         };
-        // Proving the current password is a login attempt: it is counted and locked like one.
-        const account = await d.accounts.get(username);
-        const proven = account !== null && !(await d.logins.isLocked(username)) && (await verifyPassword(account.passwordHash, fields.password ?? ""));
-        if (!proven) {
-          await d.logins.countFailure(username, x.scope.clientIp);
-          audit(x.scope.log, "password.change-failed", { user: username, reason: "bad-credentials", ip: x.scope.clientIp, requestId: x.scope.id });
+        // Proving the current password is a login, with every rule of one: client limit, lockout,
+        // counting, the same answer and timing whether or not the account exists.
+        const proof = await d.logins.login(username, fields.password ?? "", x.scope.clientIp);
+        const account = proof.ok ? await d.accounts.get(proof.principal.user) : null;
+        if (!proof.ok || !account) {
+          audit(x.scope.log, "password.change-failed", { user: username, reason: proof.ok ? "no-account" : proof.reason, ip: x.scope.clientIp, requestId: x.scope.id });
           return answer(401, "ERR_LOGIN_FAILED", d.site().uiLoginFailureMessage.replace(/<[^>]*>/g, " "));
         }
         const next = fields.newPassword ?? "";
         if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return answer(400, "ERR_PASSWORD_MISMATCH", "The two new passwords differ.");
         const problem = await checkNewPassword(account, next, d.site(), d.clock.now());
         if (problem) return answer(400, problem.code, problem.message);
-        await d.accounts.setPasswordHash(username, await hashPassword(next));
+        await d.accounts.setPasswordHash(account.name, await hashPassword(next));
         audit(x.scope.log, "password.changed", { user: username, ip: x.scope.clientIp, requestId: x.scope.id });
         if (!json) {
           redirect(x.res, 303, `${d.prefix}/login?returnTo=${encodeURIComponent(returnTo)}`);

@@ -9,6 +9,8 @@ export function safeReturnTo(value: string | undefined | null): string {
   try {
     const resolved = new URL(value, "https://gateway.invalid");
     if (resolved.origin !== "https://gateway.invalid") return "/";
+    // Dot segments can turn "/.//evil" into "//evil" once resolved: judge the result too.
+    if (resolved.pathname.startsWith("//") || resolved.pathname.startsWith("/\\")) return "/";
     return resolved.pathname + resolved.search + resolved.hash;
   } catch {
     return "/";

@@ -56,7 +56,7 @@ export async function startTestRedis(): Promise<TestRedis> {
     await waitUntilAccepting(port, 10_000);
   };
   const stop = async () => {
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child!.once("exit", r));
     child.kill("SIGKILL");
     await exited;

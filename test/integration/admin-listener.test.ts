@@ -30,7 +30,7 @@ describe("the admin listener", () => {
   it("reports ready while the upstream accepts connections", async () => {
     const res = await request(http, gw.adminPort, "/readyz");
     assert.equal(res.status, 200);
-    assert.deepEqual(res.json(), { ready: true, checks: { upstream: { ok: true } } });
+    assert.deepEqual(res.json(), { ready: true, checks: { upstream: { ok: true }, store: { ok: true } } });
   });
 
   it("reports not ready (503) with the reason when the upstream is down, and counts the 502s", async () => {

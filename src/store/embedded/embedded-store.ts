@@ -168,6 +168,8 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       const entry = ipWindows.get(ip);
       const next = entry && entry.window === window ? { window, count: entry.count + 1 } : { window, count: 1 };
       ipWindows.set(ip, next);
+      // Addresses are cheap to rotate (IPv6): windows that have passed are dropped.
+      if (ipWindows.size > 10_000) for (const [key, e] of ipWindows) if (e.window < window) ipWindows.delete(key);
       return next.count;
     },
 

@@ -64,6 +64,20 @@ function connect(target: RedisTarget, commandTimeoutMs: number): Client {
   }
 }
 
+/** The target for messages, without any password. */
+function describeTarget(target: RedisTarget): string {
+  if (target.kind === "url") {
+    try {
+      const u = new URL(target.url);
+      return `${u.hostname}:${u.port || 6379}`;
+    } catch {
+      return "store.redis";
+    }
+  }
+  const nodes = target.kind === "sentinel" ? target.sentinels : target.nodes;
+  return nodes.map((n) => `${n.host}:${n.port}`).join(", ");
+}
+
 function defineScripts(client: Client): Client & Scripts {
   const define = (name: string, numberOfKeys: number, lua: string) => client.defineCommand(name, { numberOfKeys, lua });
   define("pcCreateSession", 2, CREATE_SESSION);
@@ -75,12 +89,12 @@ function defineScripts(client: Client): Client & Scripts {
 }
 
 /** Resolves once the first connection is ready (or rejects after `timeoutMs`). */
-function ready(client: Client, timeoutMs: number): Promise<void> {
+function ready(client: Client, timeoutMs: number, describe: string): Promise<void> {
   if ((client as Redis).status === "ready") return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new StoreUnavailableError(new Error(`no connection to Redis within ${timeoutMs} ms`)));
+      reject(Object.assign(new StoreUnavailableError(new Error(`no connection within ${timeoutMs} ms`)), { message: `the store (Redis at ${describe}) is unreachable: no connection within ${timeoutMs} ms; check store.redis and that Redis runs` }));
     }, timeoutMs);
     const onReady = () => {
       cleanup();
@@ -105,7 +119,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   let epoch = 0;
 
   try {
-    await ready(client, 5_000);
+    await ready(client, 5_000, describeTarget(options.target));
   } catch (err) {
     client.disconnect();
     throw err;
