@@ -46,6 +46,20 @@ function view(s: SessionRecord) {
 }
 
 export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
+  /** A change to one user (`/admin/users/{name}/…`): admin only, CSRF token, JSON answer. */
+  const userAction = (method: string, action: string, name: string, act: (user: string, x: Exchange) => Promise<Record<string, unknown>>): GatewayRoute => ({
+    method,
+    path: `/admin/users/{name}/${action}`,
+    name,
+    tlsOnly: true,
+    async handler(x, params): Promise<"done"> {
+      requireAdmin(x);
+      requireToken(x, d.site());
+      sendJson(x.res, 200, await act(decodeURIComponent(params.name!), x));
+      return "done";
+    },
+  });
+
   return [
     {
       method: "GET",
@@ -78,52 +92,22 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
         return "done";
       },
     },
-    {
-      method: "DELETE",
-      path: "/admin/users/{name}/sessions",
-      name: "admin-user-sessions-end",
-      tlsOnly: true,
-      async handler(x, params): Promise<"done"> {
-        requireAdmin(x);
-        requireToken(x, d.site());
-        const name = decodeURIComponent(params.name!);
-        const ended = await d.sessions.endAll(name);
-        audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, user: name, reason: "admin", count: ended.length, requestId: x.scope.id });
-        sendJson(x.res, 200, { ended: ended.length });
-        return "done";
-      },
-    },
-    {
-      method: "POST",
-      path: "/admin/users/{name}/unlock",
-      name: "admin-user-unlock",
-      tlsOnly: true,
-      async handler(x, params): Promise<"done"> {
-        requireAdmin(x);
-        requireToken(x, d.site());
-        const name = decodeURIComponent(params.name!);
-        await d.store.clearLoginFailures(name);
-        audit(x.scope.log, "account.unlocked", { by: x.scope.principal!.user, user: name, requestId: x.scope.id });
-        sendJson(x.res, 200, { unlocked: name });
-        return "done";
-      },
-    },
-    {
-      method: "POST",
-      path: "/admin/users/{name}/enable",
-      name: "admin-user-enable",
-      tlsOnly: true,
-      async handler(x, params): Promise<"done"> {
-        requireAdmin(x);
-        requireToken(x, d.site());
-        const name = decodeURIComponent(params.name!);
-        if (!(await d.accounts.get(name))) throw new GatewayError("ERR_NOT_FOUND", 404, "No such user.");
-        await d.accounts.setEnabled(name, true);
-        audit(x.scope.log, "account.enabled", { by: x.scope.principal!.user, user: name, requestId: x.scope.id });
-        sendJson(x.res, 200, { enabled: name });
-        return "done";
-      },
-    },
+    userAction("DELETE", "sessions", "admin-user-sessions-end", async (name, x) => {
+      const ended = await d.sessions.endAll(name);
+      audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, user: name, reason: "admin", count: ended.length, requestId: x.scope.id });
+      return { ended: ended.length };
+    }),
+    userAction("POST", "unlock", "admin-user-unlock", async (name, x) => {
+      await d.store.clearLoginFailures(name);
+      audit(x.scope.log, "account.unlocked", { by: x.scope.principal!.user, user: name, requestId: x.scope.id });
+      return { unlocked: name };
+    }),
+    userAction("POST", "enable", "admin-user-enable", async (name, x) => {
+      if (!(await d.accounts.get(name))) throw new GatewayError("ERR_NOT_FOUND", 404, "No such user.");
+      await d.accounts.setEnabled(name, true);
+      audit(x.scope.log, "account.enabled", { by: x.scope.principal!.user, user: name, requestId: x.scope.id });
+      return { enabled: name };
+    }),
     {
       method: "GET",
       path: "/admin/users",

@@ -91,6 +91,14 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
     return renderLogin(x, 401, returnTo, message, "error", username);
   };
 
+  /** After logout: the cookie is cleared; forms go to the login page, JSON clients get `body`. */
+  const signedOut = (x: Exchange, body: Record<string, unknown>): "done" => {
+    x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
+    if (isForm(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
+    else sendJson(x.res, 200, body);
+    return "done";
+  };
+
   return [
     {
       method: "GET",
@@ -164,10 +172,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
           await d.sessions.end({ tag: session.tag, id: session.id });
           audit(x.scope.log, "session.ended", { user: session.user, reason: "logout", requestId: x.scope.id });
         }
-        x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
-        if (isForm(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
-        else sendJson(x.res, 200, { loggedOut: true });
-        return "done";
+        return signedOut(x, { loggedOut: true });
       },
     },
     {
@@ -182,10 +187,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         // Cached Basic verifications of this user stop counting too.
         await d.store.bumpUserVersion(session.user);
         audit(x.scope.log, "session.ended", { user: session.user, reason: "logout-all", count: ended.length, requestId: x.scope.id });
-        x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
-        if (isForm(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
-        else sendJson(x.res, 200, { loggedOut: true, sessionsEnded: ended.length });
-        return "done";
+        return signedOut(x, { loggedOut: true, sessionsEnded: ended.length });
       },
     },
     {
