@@ -44,6 +44,32 @@ function isTimeout(err: { code?: string }): boolean {
   return err.code === "UND_ERR_HEADERS_TIMEOUT" || err.code === "UND_ERR_BODY_TIMEOUT" || err.code === "UND_ERR_CONNECT_TIMEOUT";
 }
 
+/**
+ * The abort signal undici takes for a request, as the smallest object that satisfies its
+ * EventEmitter form (`on`/`once`/`removeListener` of "abort"). An AbortController per request cost
+ * a tenth of the gateway's busy time in the profile.
+ */
+class ClientGone {
+  aborted = false;
+  private listener: (() => void) | null = null;
+  on(_event: "abort", listener: () => void): this {
+    this.listener = listener;
+    return this;
+  }
+  once(event: "abort", listener: () => void): this {
+    return this.on(event, listener);
+  }
+  removeListener(): this {
+    this.listener = null;
+    return this;
+  }
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.listener?.();
+  }
+}
+
 export interface HttpForward {
   stage: Stage;
   close(): Promise<void>;
@@ -74,11 +100,10 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
     }
     // A client that leaves before the answer's headers arrive aborts the upstream request, so its
     // upstream connection does not wait for an answer nobody will read.
-    const abort = new AbortController();
-    const onClose = () => {
+    const abort = new ClientGone();
+    res.once("close", () => {
       if (!res.writableFinished) abort.abort();
-    };
-    res.once("close", onClose);
+    });
     pool.stream(
       {
         path: req.url ?? "/",
@@ -86,7 +111,7 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
         headers,
         body,
         opaque: scope,
-        signal: abort.signal,
+        signal: abort,
       },
       ({ statusCode, headers: upstreamHeaders, opaque }) => {
         const headers = responseHeaders(upstreamHeaders);
@@ -104,7 +129,7 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
           // What the client still sends is read and dropped, so the answer can be delivered.
           req.resume();
         }
-        if (res.destroyed || res.socket?.destroyed || abort.signal.aborted) {
+        if (res.destroyed || res.socket?.destroyed || abort.aborted) {
           // The client went away; undici has already abandoned the upstream request.
           scope.log.debug({ requestId: scope.id, code: e.code }, "client left before the answer was complete");
           res.destroy();
