@@ -24,6 +24,8 @@ export interface CliOptions {
   /** Extra environment variables (PORTCULLIS_* overrides); the caller's PORTCULLIS_* are never passed on. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Standard input (passwords for `users add`, one per line). */
+  input?: string;
 }
 
 /** The test process's environment without any PORTCULLIS_* variable or test-runner plumbing, plus `extra`. */
@@ -46,6 +48,7 @@ export function runCli(args: string[], options: CliOptions): CliResult {
     cwd: options.cwd,
     env: cliEnv(options.env),
     encoding: "utf8",
+    input: options.input ?? "",
     timeout: options.timeoutMs ?? 30_000,
     killSignal: "SIGKILL",
   });
