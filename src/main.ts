@@ -19,7 +19,7 @@ import { healthRoute } from "./admin/health.js";
 import { resolveClientAddress, trustedProxies } from "./pipeline/client-ip.js";
 import { normaliseTarget } from "./pipeline/path.js";
 import { nextRequestId } from "./pipeline/request-id.js";
-import { sendError, sendText, toGatewayError } from "./pipeline/respond.js";
+import { answerHeaders, sendError, sendText, toGatewayError } from "./pipeline/respond.js";
 import type { ListenerKind, RequestScope } from "./pipeline/scope.js";
 import { securityHeaders } from "./pipeline/security-headers.js";
 import { runStages, type Stage } from "./pipeline/stage.js";
@@ -250,7 +250,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
 
   const onRequest = (kind: ListenerKind, req: http.IncomingMessage, res: http.ServerResponse) => {
     const scope = scopeFor(kind, req);
-    res.setHeader("x-request-id", scope.id);
+    scope.responseHeaders = { "x-request-id": scope.id };
+    answerHeaders(res, scope.responseHeaders);
     res.once("close", () => {
       const seconds = (performance.now() - scope.startedAt) / 1000;
       metrics.observe(scope.route, res.statusCode, seconds);

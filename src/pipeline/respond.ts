@@ -22,12 +22,27 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/**
+ * Headers every answer to a request carries (request id, HSTS, X-Session-Expires), given once per
+ * request by the pipeline. They are passed to writeHead with the rest rather than set on the response
+ * beforehand: Node merges pre-set headers on a slower path, on every proxied response.
+ */
+const requestHeaders = new WeakMap<http.ServerResponse, Record<string, string>>();
+
+export function answerHeaders(res: http.ServerResponse, headers: Record<string, string>): void {
+  requestHeaders.set(res, headers);
+}
+
+export function headersOf(res: http.ServerResponse): Record<string, string> | undefined {
+  return requestHeaders.get(res);
+}
+
 function writeOwn(res: http.ServerResponse, status: number, contentType: string, body: string, extra: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, { ...OWN_HEADERS, "content-type": contentType, "content-length": Buffer.byteLength(body), ...extra });
+  res.writeHead(status, { ...OWN_HEADERS, ...requestHeaders.get(res), "content-type": contentType, "content-length": Buffer.byteLength(body), ...extra });
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 

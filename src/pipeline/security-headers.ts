@@ -4,8 +4,8 @@ import type { Stage } from "./stage.js";
 export function securityHeaders(hsts: string): Stage {
   return {
     name: "securityHeaders",
-    run({ res, scope }) {
-      if (hsts && scope.listener === "secure") res.setHeader("strict-transport-security", hsts);
+    run({ scope }) {
+      if (hsts && scope.listener === "secure") (scope.responseHeaders ??= {})["strict-transport-security"] = hsts;
     },
   };
 }
