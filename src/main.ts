@@ -253,6 +253,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     scope.responseHeaders = { "x-request-id": scope.id };
     answerHeaders(res, scope.responseHeaders);
     res.once("close", () => {
+      scope.onClose?.();
       const seconds = (performance.now() - scope.startedAt) / 1000;
       metrics.observe(scope.route, res.statusCode, seconds);
       logRequest(access, req, res, scope, seconds);

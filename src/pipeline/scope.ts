@@ -36,6 +36,8 @@ export interface RequestScope {
   expiredAt?: number;
   /** The store could not be asked about the credential the request carried. */
   storeDown?: boolean;
+  /** Called when the response closes (finished or not), by the one "close" listener of the pipeline. */
+  onClose?: () => void;
   /** Headers that every answer to this request carries, proxied ones included (X-Session-Expires). */
   responseHeaders?: Record<string, string>;
 }

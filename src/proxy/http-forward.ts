@@ -101,9 +101,10 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
     // A client that leaves before the answer's headers arrive aborts the upstream request, so its
     // upstream connection does not wait for an answer nobody will read.
     const abort = new ClientGone();
-    res.once("close", () => {
+    // Told by the pipeline's own "close" listener (one listener per response, not two).
+    scope.onClose = () => {
       if (!res.writableFinished) abort.abort();
-    });
+    };
     pool.stream(
       {
         path: req.url ?? "/",
