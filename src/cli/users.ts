@@ -23,9 +23,29 @@ async function withAccounts<T>(configFile: string | undefined, fn: (accounts: Ac
   }
 }
 
+/** A refusal: thrown, not exited on, so that `withAccounts` closes the store (and its lock) first. */
+class CliRefusal extends Error {}
+
 function fail(message: string): never {
-  console.error(`portcullis: ${message}`);
-  process.exit(2);
+  throw new CliRefusal(message);
+}
+
+/** Runs a command's action; a refusal prints its message and sets exit status 2 after cleanup. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      if (!(err instanceof CliRefusal)) throw err;
+      console.error(`portcullis: ${err.message}`);
+      process.exitCode = 2;
+    }
+  };
+}
+
+/** "user; scientists ;admin" → ["user", "scientists", "admin"]. */
+function splitRoles(text: string, separator: string): string[] {
+  return text.split(separator).map((r) => r.trim()).filter(Boolean);
 }
 
 async function newPassword(config: Config, user: UserRecord | null): Promise<string> {
@@ -51,7 +71,7 @@ export function parseImport(text: string, file: string): ImportRow[] {
   return lines.map((line) => {
     const cells = line.split(",").map((c) => c.trim());
     const row = Object.fromEntries(columns.map((c, i) => [c, cells[i] ?? ""])) as Record<string, string>;
-    return { name: row.name ?? "", password: row.password || undefined, passwordHash: row.passwordHash || row.password_hash || undefined, roles: (row.roles ?? "").split(";").filter(Boolean), email: row.email || undefined };
+    return { name: row.name ?? "", password: row.password || undefined, passwordHash: row.passwordHash || row.password_hash || undefined, roles: splitRoles(row.roles ?? "", ";"), email: row.email || undefined };
   });
 }
 
@@ -62,17 +82,17 @@ export function registerUsers(program: Command): void {
   cfg(users.command("add <name>").description("create an account; asks for its password twice"))
     .option("--roles <list>", "comma-separated roles, e.g. admin", "")
     .option("--email <email>")
-    .action(async (name: string, opts: { config?: string; roles: string; email?: string }) => {
+    .action(action(async (name: string, opts: { config?: string; roles: string; email?: string }) => {
       await withAccounts(opts.config, async (accounts, _store, config) => {
         if (await accounts.get(name)) fail(`user ${name} already exists`);
         const password = await newPassword(config, null);
-        await accounts.add({ name, password, roles: opts.roles.split(",").map((r) => r.trim()).filter(Boolean), email: opts.email }).catch((e: AccountError) => fail(e.message));
+        await accounts.add({ name, password, roles: splitRoles(opts.roles, ","), email: opts.email }).catch((e: AccountError) => fail(e.message));
         console.log(`created ${name}`);
       });
-    });
+    }));
 
   cfg(users.command("passwd <name>").description("set a new password; asks for it twice"))
-    .action(async (name: string, opts: { config?: string }) => {
+    .action(action(async (name: string, opts: { config?: string }) => {
       await withAccounts(opts.config, async (accounts, _store, config) => {
         const user = await accounts.get(name);
         if (!user) fail(`no user ${name}`);
@@ -80,10 +100,10 @@ export function registerUsers(program: Command): void {
         await accounts.setPasswordHash(name, await hashPassword(password));
         console.log(`password of ${name} changed`);
       });
-    });
+    }));
 
   cfg(users.command("list").description("list accounts with roles, state and last login"))
-    .action(async (opts: { config?: string }) => {
+    .action(action(async (opts: { config?: string }) => {
       await withAccounts(opts.config, async (accounts, store) => {
         const rows = await Promise.all(
           (await accounts.list()).map(async (u) => {
@@ -102,28 +122,28 @@ export function registerUsers(program: Command): void {
         if (rows.length === 0) console.log("no accounts");
         else console.table(rows);
       });
-    });
+    }));
 
   for (const [verb, enabled] of [["disable", false], ["enable", true]] as const) {
-    cfg(users.command(`${verb} <name>`).description(`${verb} an account`)).action(async (name: string, opts: { config?: string }) => {
+    cfg(users.command(`${verb} <name>`).description(`${verb} an account`)).action(action(async (name: string, opts: { config?: string }) => {
       await withAccounts(opts.config, async (accounts) => {
         await accounts.setEnabled(name, enabled).catch((e: AccountError) => fail(e.message));
         console.log(`${name} ${enabled ? "enabled" : "disabled"}`);
       });
-    });
+    }));
   }
 
   cfg(users.command("unlock <name>").description("clear failed logins and any lock"))
-    .action(async (name: string, opts: { config?: string }) => {
+    .action(action(async (name: string, opts: { config?: string }) => {
       await withAccounts(opts.config, async (accounts, store) => {
         if (!(await accounts.get(name))) fail(`no user ${name}`);
         await store.clearLoginFailures(name);
         console.log(`${name} unlocked`);
       });
-    });
+    }));
 
   cfg(users.command("import <file>").description("import accounts from JSON or CSV; legacy OMERO/XNAT hashes are accepted and replaced at the next login"))
-    .action(async (file: string, opts: { config?: string }) => {
+    .action(action(async (file: string, opts: { config?: string }) => {
       const rows = parseImport(fs.readFileSync(file, "utf8"), file);
       await withAccounts(opts.config, async (accounts) => {
         let created = 0;
@@ -136,7 +156,7 @@ export function registerUsers(program: Command): void {
             console.error(`row ${i + 1} (${row.name}): no password or passwordHash; skipped`);
             continue;
           }
-          const roles = Array.isArray(row.roles) ? row.roles : (row.roles ?? "").split(";").filter(Boolean);
+          const roles = Array.isArray(row.roles) ? row.roles : splitRoles(row.roles ?? "", ";");
           try {
             await accounts.add({ name: row.name, password: row.password, passwordHash: row.passwordHash, roles, email: row.email });
             created++;
@@ -146,13 +166,13 @@ export function registerUsers(program: Command): void {
         }
         console.log(`imported ${created} of ${rows.length} accounts`);
       });
-    });
+    }));
 
   const db = program.command("db").description("store maintenance");
   cfg(db.command("password").description("make a new password hash (OMERO's `bin/omero db password`); --apply writes it"))
     .option("--user <name>", "the account", "root")
     .option("--apply", "write the new hash to the store")
-    .action(async (opts: { config?: string; user: string; apply?: boolean }) => {
+    .action(action(async (opts: { config?: string; user: string; apply?: boolean }) => {
       const password = await promptNewPassword(`password for user ${opts.user}`).catch((e: Error) => fail(e.message));
       const hash = await hashPassword(password);
       console.log(`new hash: ${hash}`);
@@ -169,5 +189,5 @@ export function registerUsers(program: Command): void {
         else await accounts.add({ name: opts.user, passwordHash: hash, roles: ["admin"] });
         console.log(`password of ${opts.user} set`);
       });
-    });
+    }));
 }
