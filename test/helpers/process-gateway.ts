@@ -12,6 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
 import type { TestPki } from "./certs.js";
+import { cliEnv, waitForExit } from "./cli.js";
+import { deepMerge } from "./gateway.js";
 import { freePort } from "./redis.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -60,15 +62,8 @@ export interface ProcessGateway {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }>;
 }
 
-/** The test process's environment without PORTCULLIS_* or test-runner plumbing, plus `extra`. */
-export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("PORTCULLIS_") || k === "NODE_TEST_CONTEXT" || k === "NODE_OPTIONS") continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
+/** The clean child environment of the CLI tests (no PORTCULLIS_* or test-runner plumbing). */
+export const childEnv = cliEnv;
 
 export function httpsRequest(port: number, ca: string, urlPath: string, options: https.RequestOptions & { body?: string; timeoutMs?: number } = {}): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
@@ -88,35 +83,6 @@ export function httpsRequest(port: number, ca: string, urlPath: string, options:
   });
 }
 
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] =
-      v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object" && !Array.isArray(prev)
-        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
-  }
-  return out;
-}
-
-function waitForExit(child: ChildProcess, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      resolve({ code: child.exitCode, signal: child.signalCode, killed: false });
-      return;
-    }
-    let killed = false;
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill("SIGKILL");
-    }, ms);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, killed });
-    });
-  });
-}
 
 /** Writes the config for a process gateway; returns the file and the ports it names. */
 export async function writeProcessConfig(pki: TestPki, settings: Record<string, unknown>, name = "gw") {
