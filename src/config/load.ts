@@ -210,6 +210,45 @@ function crossFieldIssues(config: Config): ConfigIssue[] {
   if (config.upstream.ca !== undefined && config.upstream.url.protocol !== "https:") {
     issues.push({ path: "upstream.ca", message: "is only used with an https:// upstream.url" });
   }
+  issues.push(...ldapIssues(config));
+  return issues;
+}
+
+/** LDAP settings that parse one by one but cannot work together; plaintext binds are refused outright. */
+function ldapIssues(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const { ldap, security } = config;
+  for (const store of ["trustStore", "keyStore"] as const) {
+    if (security[`${store}Password`] !== undefined && security[store] === undefined) {
+      issues.push({ path: `security.${store}Password`, message: `is set but security.${store} is not; set security.${store} or remove the password` });
+    }
+  }
+  if (ldap.bindPassword !== undefined && ldap.bindDn === undefined) {
+    issues.push({ path: "ldap.bindPassword", message: "is set but ldap.bindDn is not; set the service account's DN or remove the password" });
+  }
+  if (ldap.bindDn !== undefined && !ldap.bindPassword) {
+    issues.push({ path: "ldap.bindPassword", message: "must be set when ldap.bindDn is (use ${file:path} or ${env:NAME} to keep it out of the file)" });
+  }
+  if (!ldap.url) return issues;
+  if (ldap.url.protocol === "ldap:" && !ldap.startTls) {
+    issues.push({ path: "ldap.url", message: "ldap:// would send passwords in the clear; use ldaps://host:636 or set ldap.startTls: true" });
+  }
+  if (ldap.url.protocol === "ldaps:" && ldap.startTls) {
+    issues.push({ path: "ldap.startTls", message: "is for ldap:// URLs; an ldaps:// connection is encrypted from the start, so remove ldap.startTls" });
+  }
+  if (!ldap.userBase) issues.push({ path: "ldap.userBase", message: 'must be set when ldap.url is (the subtree holding the people, e.g. "ou=people,dc=example,dc=org")' });
+  if (!ldap.userFilter.includes("{username}")) {
+    issues.push({ path: "ldap.userFilter", message: `must contain {username}, got "${ldap.userFilter}" (for example "(uid={username})")` });
+  }
+  for (const key of ["userFilter", "groupFilter"] as const) {
+    if (!/^\(.*\)$/s.test(ldap[key])) issues.push({ path: `ldap.${key}`, message: `must be an LDAP filter in parentheses, got "${ldap[key]}"` });
+  }
+  if (ldap.groupBase && !/\{(dn|username)\}/.test(ldap.groupFilter)) {
+    issues.push({ path: "ldap.groupFilter", message: `must contain {dn} or {username}, got "${ldap.groupFilter}" (for example "(member={dn})")` });
+  }
+  if (ldap.adminGroups.length > 0 && !ldap.groupBase) {
+    issues.push({ path: "ldap.adminGroups", message: "needs ldap.groupBase to find the groups in" });
+  }
   return issues;
 }
 

@@ -1,0 +1,240 @@
+/**
+ * The directory as a login provider: search-then-bind (SPEC §6.1, issue #4). The service account's
+ * connection is kept and shared by searches; every user bind gets a connection of its own that is
+ * closed right after, so two users' binds never share one and no socket outlives its login.
+ */
+import type { Client, Entry } from "ldapts";
+import type { Config } from "../config/schema.js";
+import type { Logger } from "../log/logger.js";
+import { openLdap, type LdapConnection, type LdapEndpoint } from "./connection.js";
+import { fillFilter } from "./filter.js";
+import { classifyLdapError, type LdapProblem } from "./problems.js";
+import type { LdapTlsMaterial } from "./tls.js";
+
+export interface DirectoryPerson {
+  dn: string;
+  email?: string;
+  displayName?: string;
+}
+
+export interface DirectoryIdentity extends DirectoryPerson {
+  /** Group names (their `cn`), as found under `ldap.groupBase`. */
+  groups: string[];
+  admin: boolean;
+}
+
+export type DirectoryLogin =
+  | { kind: "ok"; identity: DirectoryIdentity }
+  | { kind: "not-found" }
+  /** More than one entry matched `ldap.userFilter`: refused rather than guessing. */
+  | { kind: "ambiguous"; count: number }
+  | { kind: "bad-password" }
+  | { kind: "unavailable"; problem: LdapProblem };
+
+export interface DirectorySettings {
+  endpoint: LdapEndpoint;
+  bindDn?: string;
+  bindPassword?: string;
+  userBase: string;
+  userFilter: string;
+  groupBase?: string;
+  groupFilter: string;
+  adminGroups: readonly string[];
+}
+
+export function directorySettings(config: Config, tlsMaterial: LdapTlsMaterial): DirectorySettings | null {
+  const { ldap } = config;
+  if (!ldap.url || !ldap.userBase) return null;
+  return {
+    endpoint: { url: ldap.url, startTls: ldap.startTls, timeoutMs: ldap.timeout, connectTimeoutMs: ldap.connectTimeout, tls: tlsMaterial },
+    bindDn: ldap.bindDn,
+    bindPassword: ldap.bindPassword,
+    userBase: ldap.userBase,
+    userFilter: ldap.userFilter,
+    groupBase: ldap.groupBase,
+    groupFilter: ldap.groupFilter,
+    adminGroups: ldap.adminGroups,
+  };
+}
+
+const PERSON_ATTRIBUTES = ["mail", "displayName", "cn"];
+
+function first(entry: Entry, name: string): string | undefined {
+  const v = entry[name];
+  const value = Array.isArray(v) ? v[0] : v;
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+/** Thrown inside the directory code with the step it happened at; turned into a result at the edge. */
+class DirectoryFailure extends Error {
+  constructor(readonly problem: LdapProblem) {
+    super(problem.message);
+  }
+}
+
+export class Directory {
+  /** The service connection being opened or open; `current` once it is open. */
+  private service: Promise<LdapConnection> | null = null;
+  private current: LdapConnection | null = null;
+  private closed = false;
+
+  constructor(
+    readonly settings: DirectorySettings,
+    private readonly log: Logger,
+  ) {}
+
+  /** Search-then-bind for one login. Never throws: every outcome is a result. */
+  async authenticate(username: string, password: string): Promise<DirectoryLogin> {
+    // An empty password would be an unauthenticated bind (RFC 4513 §5.1.2), which succeeds.
+    if (password.length === 0) return { kind: "bad-password" };
+    try {
+      const found = await this.findPeople(username);
+      if (found.length === 0) return { kind: "not-found" };
+      if (found.length > 1) return { kind: "ambiguous", count: found.length };
+      const person = found[0]!;
+      const bound = await this.bindAs(person.dn, password);
+      if (!bound) return { kind: "bad-password" };
+      const groups = await this.groupsOf(person.dn, username);
+      const admin = groups.some((g) => this.settings.adminGroups.some((a) => a.toLowerCase() === g.toLowerCase()));
+      return { kind: "ok", identity: { ...person, groups, admin } };
+    } catch (err) {
+      const problem = err instanceof DirectoryFailure ? err.problem : classifyLdapError(err, "directory");
+      return { kind: "unavailable", problem };
+    }
+  }
+
+  /** The entries `ldap.userFilter` finds for this user name (at most two are asked for). */
+  async findPeople(username: string): Promise<DirectoryPerson[]> {
+    const filter = fillFilter(this.settings.userFilter, { username });
+    const { searchEntries } = await this.withService("user search", (c) =>
+      c.search(this.settings.userBase, { scope: "sub", filter, sizeLimit: 2, attributes: PERSON_ATTRIBUTES }),
+    );
+    return searchEntries.map((e) => {
+      const person: DirectoryPerson = { dn: e.dn };
+      const email = first(e, "mail");
+      const displayName = first(e, "displayName") ?? first(e, "cn");
+      if (email) person.email = email;
+      if (displayName) person.displayName = displayName;
+      return person;
+    });
+  }
+
+  /** Group names of the entry `dn` (empty when `ldap.groupBase` is not set). */
+  async groupsOf(dn: string, username: string): Promise<string[]> {
+    const base = this.settings.groupBase;
+    if (!base) return [];
+    const filter = fillFilter(this.settings.groupFilter, { dn, username });
+    const { searchEntries } = await this.withService("group search", (c) => c.search(base, { scope: "sub", filter, attributes: ["cn"] }));
+    return searchEntries.map((e) => first(e, "cn")).filter((g): g is string => g !== undefined);
+  }
+
+  /** Binds as `dn` on a connection of its own; false when the directory refuses the password. */
+  private async bindAs(dn: string, password: string): Promise<boolean> {
+    let connection: LdapConnection;
+    try {
+      connection = await openLdap(this.settings.endpoint);
+    } catch (err) {
+      throw new DirectoryFailure(classifyLdapError(err, "user bind connection"));
+    }
+    try {
+      await connection.client.bind(dn, password);
+      return true;
+    } catch (err) {
+      const problem = classifyLdapError(err, "user bind");
+      if (problem.kind === "bad-credentials") return false;
+      throw new DirectoryFailure(problem);
+    } finally {
+      await connection.close();
+    }
+  }
+
+  /**
+   * Runs `work` on the service connection, opening (and binding) it when there is none. A connection
+   * that broke (the directory restarted, a timeout) is discarded and the work tried once more on a
+   * fresh one, so a restart costs no failed login.
+   */
+  private async withService<T>(step: string, work: (c: Client) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.serviceConnection();
+      try {
+        return await work(connection.client);
+      } catch (err) {
+        const problem = classifyLdapError(err, step);
+        if (problem.kind === "directory-error" || problem.kind === "bad-credentials") throw new DirectoryFailure(problem);
+        this.dropService(connection);
+        // Only a connection that broke is worth a second try; a refused or untrusted server will refuse again.
+        if (attempt >= 2 || (problem.kind !== "connection-lost" && problem.kind !== "timeout")) throw new DirectoryFailure(problem);
+        this.log.info({ step, problem: problem.message }, "LDAP service connection lost; opening a new one");
+      }
+    }
+  }
+
+  private async serviceConnection(): Promise<LdapConnection> {
+    if (this.closed) throw new DirectoryFailure({ kind: "connection-lost", message: "the directory client is closed" });
+    if (this.current && !this.current.alive) this.dropService(this.current);
+    if (!this.service) {
+      const opening = this.openService();
+      this.service = opening;
+      opening.then(
+        (c) => {
+          if (this.service === opening) this.current = c;
+        },
+        () => {
+          if (this.service === opening) this.service = null;
+        },
+      );
+    }
+    return this.service;
+  }
+
+  private async openService(): Promise<LdapConnection> {
+    let connection: LdapConnection;
+    try {
+      connection = await openLdap(this.settings.endpoint);
+    } catch (err) {
+      throw new DirectoryFailure(classifyLdapError(err, "service connection"));
+    }
+    const { bindDn, bindPassword } = this.settings;
+    if (bindDn) {
+      try {
+        await connection.client.bind(bindDn, bindPassword ?? "");
+      } catch (err) {
+        await connection.close();
+        const problem = classifyLdapError(err, "service bind");
+        if (problem.kind === "bad-credentials") {
+          throw new DirectoryFailure({ ...problem, message: `the service account ${bindDn} was refused; check ldap.bindDn and ldap.bindPassword` });
+        }
+        throw new DirectoryFailure(problem);
+      }
+    }
+    return connection;
+  }
+
+  /** Forgets the service connection if it is still the current one, and closes it. */
+  private dropService(connection: LdapConnection): void {
+    if (this.current === connection) {
+      this.current = null;
+      this.service = null;
+    }
+    void connection.close();
+  }
+
+  /** For `/readyz`: the service connection is up (opened and bound now if needed). */
+  async check(): Promise<{ ok: true } | { ok: false; problem: LdapProblem }> {
+    try {
+      await this.withService("readiness check", (c) => c.search("", { scope: "base", filter: "(objectClass=*)", attributes: ["1.1"] }));
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, problem: err instanceof DirectoryFailure ? err.problem : classifyLdapError(err, "readiness check") };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = this.service;
+    this.service = null;
+    this.current = null;
+    const connection = await pending?.catch(() => null);
+    if (connection) await connection.close();
+  }
+}
