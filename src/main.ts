@@ -34,6 +34,8 @@ import { Accounts } from "./auth/local/accounts.js";
 import { ensureAdmin } from "./auth/local/bootstrap.js";
 import { credentialsStage } from "./auth/credentials.js";
 import { LoginService } from "./auth/login.js";
+import { Directory, directorySettings } from "./ldap/directory.js";
+import { loadLdapTls } from "./ldap/tls.js";
 import { adminRoutes } from "./admin/admin-routes.js";
 import { accessStage } from "./policy/access-stage.js";
 import { compileRules } from "./policy/access-rules.js";
@@ -191,6 +193,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const cwd = options.cwd ?? process.cwd();
   const clock = options.clock ?? systemClock;
   const material = loadServerTls(config.tls, cwd);
+  const directory = openDirectory(config, log, cwd);
   const store = options.store ?? (await openStore(config, log, cwd));
   const site = compileSite(config.site);
   const siteNow = () => site;
@@ -208,7 +211,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     limitPolicy: config.session.limitPolicy,
   });
   await sessions.start();
-  const logins = new LoginService({ store, accounts, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp, log });
+  const logins = new LoginService({ store, accounts, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp, log, directory });
   const sweepDeps = { store, accounts, site: siteNow, log };
   const scheduler = new Scheduler([resetFailedLoginsJob(sweepDeps), inactivityJob(sweepDeps)], store, clock, log);
   if (options.schedule !== false) scheduler.start();
@@ -337,6 +340,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     admin = await startAdminListener(config.ports.admin.host, options.ports?.admin ?? config.ports.admin.port, metrics, {
       upstream: tcpCheck(config.upstream.url.hostname.replace(/^\[|\]$/g, ""), upstreamPort),
       store: () => store.ping().then(() => ({ ok: true }), (err: Error) => ({ ok: false, detail: err.message })),
+      ...(directory ? { ldap: async () => {
+        const r = await directory.check();
+        return r.ok ? { ok: true, advisory: true } : { ok: false, advisory: true, detail: r.problem.message };
+      } } : {}),
     });
   } catch (err) {
     await listeners.close(0);
@@ -379,9 +386,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       access.flush();
       sessions.stop();
       scheduler.stop();
+      await directory?.close();
       if (!options.store) await store.close();
     },
   };
+}
+
+/** The LDAP provider when `ldap.url` is set; its trust and key stores are read now, so a bad one stops the start. */
+function openDirectory(config: Config, log: Logger, cwd: string): Directory | null {
+  const settings = directorySettings(config, loadLdapTls(config.security, cwd));
+  if (!settings) return null;
+  log.info({ url: config.ldap.url!.href, startTls: config.ldap.startTls, trustStore: config.security.trustStore ?? "system CAs", clientCertificate: Boolean(config.security.keyStore) }, "LDAP provider on");
+  return new Directory(settings, log.child({ component: "ldap" }));
 }
 
 function logRequest(access: AccessLog, req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope, seconds: number): void {

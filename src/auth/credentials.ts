@@ -138,7 +138,7 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
       } else if (result.kind === "valid") {
         const s = result.session;
         scope.session = s;
-        scope.principal = { user: s.user, roles: s.roles, email: s.email, provider: s.provider };
+        scope.principal = { user: s.user, roles: s.roles, email: s.email, name: s.name, provider: s.provider };
         scope.authVia = "session";
         (scope.responseHeaders ??= {})["x-session-expires"] = new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString();
       } else if (result.kind === "expired") {

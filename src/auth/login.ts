@@ -9,12 +9,38 @@ import { audit, type Logger } from "../log/logger.js";
 import type { Site } from "../config/site.js";
 import type { Principal } from "../sessions/session-service.js";
 import type { Store } from "../store/store.js";
+import type { Directory, DirectoryIdentity } from "../ldap/directory.js";
 import { type Accounts, USER_NAME } from "./local/accounts.js";
 import { KeyedLimiter } from "./keyed-limiter.js";
 import { hashPassword, isUnsalted, needsRehash, verifyDummy, verifyPassword } from "./passwords/hash.js";
 import { type ChangeReason, mustChangePassword } from "./passwords/policy.js";
 
-export type FailureReason = "unknown-user" | "bad-password" | "locked" | "disabled" | "ip-limited" | "empty-password" | "unknown-provider";
+export type FailureReason =
+  | "unknown-user"
+  | "bad-password"
+  | "locked"
+  | "disabled"
+  | "ip-limited"
+  | "empty-password"
+  | "unknown-provider"
+  | "ambiguous-user"
+  | "directory-unavailable";
+
+/** Names the directory may hold beyond local account names: any text without control characters. */
+const DIRECTORY_NAME = /^[^\x00-\x1f\x7f]{1,128}$/u;
+
+/**
+ * Roles a directory group cannot grant by its name alone: `admin` comes only through
+ * `ldap.adminGroups`, and `guest` belongs to anonymous visitors.
+ */
+const RESERVED_ROLES = new Set(["admin", "guest"]);
+
+/** Roles of a directory user: its group names (minus reserved ones) and `admin` for members of `ldap.adminGroups`. */
+export function directoryRoles(identity: DirectoryIdentity): string[] {
+  const roles = identity.groups.filter((g) => !RESERVED_ROLES.has(g.toLowerCase()));
+  if (identity.admin) roles.push("admin");
+  return [...new Set(roles)];
+}
 
 export type LoginResult =
   | { ok: true; principal: Principal; mustChange: ChangeReason | null }
@@ -27,9 +53,11 @@ export interface LoginServiceOptions {
   site: () => Site;
   ipLimit: { count: number; windowMs: number };
   log: Logger;
+  /** The LDAP provider, when `ldap.url` is set. */
+  directory?: Directory | null;
 }
 
-/** `provider/username` picks a provider (XNAT); otherwise local accounts are tried first (LDAP follows in issue #4). */
+/** `provider/username` picks a provider (XNAT); otherwise local accounts are tried first, then LDAP. */
 export function splitProvider(username: string, known: readonly string[]): { provider: string | null; user: string } {
   const slash = username.indexOf("/");
   if (slash > 0 && known.includes(username.slice(0, slash))) return { provider: username.slice(0, slash), user: username.slice(slash + 1) };
@@ -37,11 +65,13 @@ export function splitProvider(username: string, known: readonly string[]): { pro
 }
 
 export class LoginService {
-  readonly providers = ["local"] as const;
+  readonly providers: readonly string[];
   private readonly perUser = new KeyedLimiter();
   private readonly perIp = new KeyedLimiter();
 
-  constructor(private readonly o: LoginServiceOptions) {}
+  constructor(private readonly o: LoginServiceOptions) {
+    this.providers = o.directory ? ["local", "ldap"] : ["local"];
+  }
 
   /** Whether `user` is locked now, judged against the settings in force now. */
   async isLocked(user: string): Promise<boolean> {
@@ -80,7 +110,9 @@ export class LoginService {
     // Refused before any hashing: the answer does not depend on the account, so it tells nothing,
     // and a client over its limit costs no CPU.
     if ((await this.o.store.getIpFailures(ip, now, this.o.ipLimit.windowMs)) >= this.o.ipLimit.count) return fail("ip-limited", false);
-    if (!USER_NAME.test(user)) {
+    const directory = provider === "local" ? null : (this.o.directory ?? null);
+    const localName = provider !== "ldap" && USER_NAME.test(user);
+    if (!localName && !(directory && DIRECTORY_NAME.test(user))) {
       // Not a possible account name: counted against the client address only, never stored per name.
       await verifyDummy(password);
       await this.o.store.countIpFailure(ip, now, this.o.ipLimit.windowMs);
@@ -90,10 +122,12 @@ export class LoginService {
       await verifyDummy("x");
       return fail("empty-password", true);
     }
-    if (provider !== null && provider !== "local") return fail("unknown-provider", true);
+    if (provider !== null && !this.providers.includes(provider)) return fail("unknown-provider", true);
 
-    const account = await this.o.accounts.get(user);
+    // A name with a local account is that account's, whatever the directory holds (README "LDAP").
+    const account = localName ? await this.o.accounts.get(user) : null;
     if (!account) {
+      if (directory) return this.directoryAttempt(directory, user, password, fail);
       await verifyDummy(password);
       return fail("unknown-user", true);
     }
@@ -120,5 +154,43 @@ export class LoginService {
       }, true);
     }
     return { ok: true, principal: { user, roles: account.roles, email: account.email, provider: "local" }, mustChange };
+  }
+
+  /**
+   * Search-then-bind against the directory, under the same lock as local accounts. Every failure also
+   * costs a dummy hash, so an LDAP failure takes as long as a local one; a directory that cannot be
+   * reached is not the user's fault and is not counted.
+   */
+  private async directoryAttempt(
+    directory: Directory,
+    user: string,
+    password: string,
+    fail: (reason: FailureReason, counted: boolean) => Promise<LoginResult>,
+  ): Promise<LoginResult> {
+    if (await this.isLocked(user)) {
+      await verifyDummy(password);
+      return fail("locked", true);
+    }
+    const result = await directory.authenticate(user, password);
+    if (result.kind !== "ok") await verifyDummy(password);
+    switch (result.kind) {
+      case "unavailable":
+        this.o.log.warn({ user, problem: result.problem.message, code: result.problem.code }, "directory unavailable");
+        return fail("directory-unavailable", false);
+      case "not-found":
+        return fail("unknown-user", true);
+      case "ambiguous":
+        this.o.log.warn({ user, matches: result.count }, "ldap.userFilter matches more than one entry; login refused");
+        return fail("ambiguous-user", true);
+      case "bad-password":
+        return fail("bad-password", true);
+    }
+    if (await this.isLocked(user)) return fail("locked", false);
+    await this.o.store.clearLoginFailures(user);
+    const { identity } = result;
+    const principal: Principal = { user, roles: directoryRoles(identity), provider: "ldap" };
+    if (identity.email) principal.email = identity.email;
+    if (identity.displayName) principal.name = identity.displayName;
+    return { ok: true, principal, mustChange: null };
   }
 }

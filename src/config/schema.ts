@@ -167,6 +167,8 @@ export const configSchema = z.strictObject({
       groups: headerName("X-Remote-Groups"),
       email: headerName("X-Remote-Email"),
       provider: headerName("X-Remote-Provider"),
+      /** Not in SPEC §3: the display name (LDAP displayName or cn), as Authelia's Remote-Name. */
+      name: headerName("X-Remote-Name"),
     }),
     assertion: section({
       header: headerName("X-Portcullis-Assertion"),

@@ -3,6 +3,7 @@
  * connection is kept and shared by searches; every user bind gets a connection of its own that is
  * closed right after, so two users' binds never share one and no socket outlives its login.
  */
+import { randomUUID } from "node:crypto";
 import type { Client, Entry } from "ldapts";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../log/logger.js";
@@ -89,7 +90,11 @@ export class Directory {
     if (password.length === 0) return { kind: "bad-password" };
     try {
       const found = await this.findPeople(username);
-      if (found.length === 0) return { kind: "not-found" };
+      if (found.length === 0) {
+        // A bind that cannot succeed, so that an unknown name costs what a wrong password costs.
+        await this.bindAs(`cn=nobody-${randomUUID()},${this.settings.userBase}`, password).catch(() => false);
+        return { kind: "not-found" };
+      }
       if (found.length > 1) return { kind: "ambiguous", count: found.length };
       const person = found[0]!;
       const bound = await this.bindAs(person.dn, password);

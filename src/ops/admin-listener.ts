@@ -1,12 +1,16 @@
 /**
  * The admin listener (`ports.admin`, default 127.0.0.1:4065): `/metrics` for Prometheus and
- * `/readyz`, which checks what requests depend on (the upstream now; the store and LDAP as they land).
+ * `/readyz`, which checks what requests depend on: the upstream, the store and (advisory) the directory.
  */
 import http from "node:http";
 import net from "node:net";
 import type { Metrics } from "./metrics.js";
 
-export type ReadinessCheck = () => Promise<{ ok: boolean; detail?: string }>;
+/**
+ * `advisory` results are reported but do not make the gateway unready: a directory outage leaves
+ * sessions and local accounts working, and taking every gateway out of rotation would help nobody.
+ */
+export type ReadinessCheck = () => Promise<{ ok: boolean; detail?: string; advisory?: boolean }>;
 
 export interface AdminListener {
   port: number;
@@ -46,7 +50,7 @@ export function startAdminListener(host: string, port: number, metrics: Metrics,
       const names = Object.keys(checks);
       Promise.all(names.map((n) => checks[n]!())).then((results) => {
         const body = Object.fromEntries(names.map((n, i) => [n, results[i]]));
-        const ok = results.every((r) => r.ok);
+        const ok = results.every((r) => r.ok || r.advisory === true);
         res.writeHead(ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ready: ok, checks: body }));
       });
       return;

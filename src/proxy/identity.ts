@@ -15,6 +15,7 @@ export function identityHeaders(names: Config["identity"]["headers"]): Stage {
   const groups = names.groups.toLowerCase();
   const email = names.email.toLowerCase();
   const provider = names.provider.toLowerCase();
+  const name = names.name.toLowerCase();
   return {
     name: "identityHeaders",
     run({ req, scope }) {
@@ -23,6 +24,7 @@ export function identityHeaders(names: Config["identity"]["headers"]): Stage {
       req.headers[user] = headerSafe(p.user);
       req.headers[groups] = p.roles.map(headerSafe).join(",");
       if (p.email) req.headers[email] = headerSafe(p.email);
+      if (p.name) req.headers[name] = headerSafe(p.name);
       req.headers[provider] = headerSafe(p.provider);
     },
   };

@@ -13,6 +13,8 @@ export interface Principal {
   user: string;
   roles: string[];
   email?: string;
+  /** Display name, when the provider knows one (LDAP `displayName` or `cn`). */
+  name?: string;
   provider: string;
 }
 
@@ -74,6 +76,7 @@ export class SessionService {
       provider: principal.provider,
       roles: principal.roles,
       email: principal.email,
+      name: principal.name,
       createdAt: now,
       lastSeenAt: now,
       expiresAt: Math.min(now + this.o.idleTimeoutMs(), now + this.o.absoluteTimeoutMs),

@@ -19,6 +19,7 @@ export interface SessionRecord {
   provider: string;
   roles: string[];
   email?: string;
+  name?: string;
   createdAt: number;
   lastSeenAt: number;
   /** Idle expiry: lastSeenAt + sessionTimeout, slid by activity. */

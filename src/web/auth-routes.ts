@@ -43,6 +43,8 @@ function sessionJson(s: SessionRecord) {
     user: s.user,
     roles: s.roles,
     provider: s.provider,
+    ...(s.email === undefined ? {} : { email: s.email }),
+    ...(s.name === undefined ? {} : { name: s.name }),
     expiresAt: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
     encrypted: s.encrypted,
     csrfToken: s.csrfToken,
@@ -131,7 +133,9 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         const password = fields.password ?? "";
         const returnTo = safeReturnTo(fields.returnTo);
         if (username === "") return loginFailed(x, json, returnTo, username);
-        const result = await d.logins.login(username, password, scope.clientIp);
+        // The page's provider choice is the XNAT `provider/username` form; an unknown one stays in the name and fails.
+        const provider = fields.provider ?? "";
+        const result = await d.logins.login(provider === "" ? username : `${provider}/${username}`, password, scope.clientIp);
         if (!result.ok) {
           audit(scope.log, "login.failed", { user: result.user, reason: result.reason, via: "form", ip: scope.clientIp, requestId: scope.id });
           return loginFailed(x, json, returnTo, username);

@@ -34,11 +34,14 @@ export interface LoginPage {
   offerEncryption: boolean;
 }
 
+/** How the providers are called on the login page. */
+const PROVIDER_LABELS: Record<string, string> = { local: "Local account", ldap: "Directory (LDAP)" };
+
 export function loginPage(p: LoginPage): string {
   const message = p.messageHtml ? `<div class="message ${p.messageKind ?? "error"}" role="alert">${p.messageHtml}</div>` : "";
   const provider =
     p.providers.length > 1
-      ? `<label for="provider">Account type</label><select id="provider" name="provider">${p.providers.map((x) => `<option>${escapeHtml(x)}</option>`).join("")}</select>`
+      ? `<label for="provider">Account type</label><select id="provider" name="provider"><option value="">Automatic</option>${p.providers.map((x) => `<option value="${escapeHtml(x)}">${escapeHtml(PROVIDER_LABELS[x] ?? x)}</option>`).join("")}</select>`
       : "";
   const encrypt = p.offerEncryption
     ? `<label class="check"><input type="checkbox" name="encrypted" value="true"> &#128274; Encrypt everything (keep this session on TLS only)</label>`

@@ -96,7 +96,7 @@ describe("validate: defaults", () => {
 
   it("sends the X-Remote-* identity headers and a 5 minute X-Portcullis-Assertion", () => {
     assert.deepEqual(config.identity, {
-      headers: { user: "X-Remote-User", groups: "X-Remote-Groups", email: "X-Remote-Email", provider: "X-Remote-Provider" },
+      headers: { user: "X-Remote-User", groups: "X-Remote-Groups", email: "X-Remote-Email", provider: "X-Remote-Provider", name: "X-Remote-Name" },
       assertion: { header: "X-Portcullis-Assertion", ttl: 300_000 },
     });
   });
@@ -558,18 +558,18 @@ describe("validate: ${env:} and ${file:} substitution", () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("replaces a whole value with an environment variable", () => {
-    const config = validate({ ldap: { url: "${env:LDAP_URL}" }, ports: { secure: "${env:PORT}" } }, { LDAP_URL: "ldaps://l:636", PORT: "5443" });
+    const config = validate({ ldap: { url: "${env:LDAP_URL}", userBase: "ou=people" }, ports: { secure: "${env:PORT}" } }, { LDAP_URL: "ldaps://l:636", PORT: "5443" });
     assert.equal(config.ldap.url?.href, "ldaps://l:636");
     assert.equal(config.ports.secure, 5443);
   });
 
   it("replaces a reference embedded in a longer string", () => {
-    const config = validate({ ldap: { bindDn: "cn=${env:WHO},dc=${env:DC}" } }, { WHO: "admin", DC: "example" });
+    const config = validate({ ldap: { bindDn: "cn=${env:WHO},dc=${env:DC}", bindPassword: "pw" } }, { WHO: "admin", DC: "example" });
     assert.equal(config.ldap.bindDn, "cn=admin,dc=example");
   });
 
   it("reads a file relative to cwd and trims its trailing newline", () => {
-    const config = validate({ ldap: { bindPassword: "${file:secret.txt}" }, tls: { keyStore: "ks", keyStorePassword: "${file:crlf.txt}" } }, {}, dir);
+    const config = validate({ ldap: { bindDn: "cn=svc", bindPassword: "${file:secret.txt}" }, tls: { keyStore: "ks", keyStorePassword: "${file:crlf.txt}" } }, {}, dir);
     assert.equal(config.ldap.bindPassword, "s3cret");
     assert.equal(config.tls.keyStorePassword, "pw");
   });
@@ -579,7 +579,7 @@ describe("validate: ${env:} and ${file:} substitution", () => {
   });
 
   it("reads an absolute file path", () => {
-    assert.equal(validate({ ldap: { bindPassword: `\${file:${path.join(dir, "secret.txt")}}` } }, {}, os.homedir()).ldap.bindPassword, "s3cret");
+    assert.equal(validate({ ldap: { bindDn: "cn=svc", bindPassword: `\${file:${path.join(dir, "secret.txt")}}` } }, {}, os.homedir()).ldap.bindPassword, "s3cret");
   });
 
   it("substitutes inside list items", () => {
@@ -587,7 +587,7 @@ describe("validate: ${env:} and ${file:} substitution", () => {
   });
 
   it("substitutes in values that came from the environment", () => {
-    assert.equal(validate({}, { PORTCULLIS_LDAP_BINDPASSWORD: "${file:secret.txt}" }, dir).ldap.bindPassword, "s3cret");
+    assert.equal(validate({ ldap: { bindDn: "cn=svc" } }, { PORTCULLIS_LDAP_BINDPASSWORD: "${file:secret.txt}" }, dir).ldap.bindPassword, "s3cret");
   });
 
   it("reports a missing variable at the key path, also when embedded", () => {
@@ -607,7 +607,7 @@ describe("validate: ${env:} and ${file:} substitution", () => {
   });
 
   it("leaves text that only looks like a reference alone", () => {
-    assert.equal(validate({ ldap: { bindDn: "${other:X} and $HOME" } }, {}).ldap.bindDn, "${other:X} and $HOME");
+    assert.equal(validate({ ldap: { bindDn: "${other:X} and $HOME", bindPassword: "pw" } }, {}).ldap.bindDn, "${other:X} and $HOME");
   });
 });
 
@@ -717,7 +717,7 @@ describe("loadConfig", () => {
 
   it("resolves ${file:} references against cwd", () => {
     write("pw.txt", "from-file\n");
-    write("subst.yaml", "ldap:\n  bindPassword: ${file:pw.txt}\n");
+    write("subst.yaml", "ldap:\n  bindDn: cn=svc\n  bindPassword: ${file:pw.txt}\n");
     assert.equal(loadConfig({ file: "subst.yaml", cwd: dir, env: {} }).config.ldap.bindPassword, "from-file");
   });
 });

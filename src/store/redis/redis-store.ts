@@ -160,6 +160,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     p: string;
     r: string[];
     m?: string;
+    n?: string;
     c: number;
     x: 0 | 1;
     k: string;
@@ -168,6 +169,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   function pack(s: SessionRecord): string {
     const stored: Stored = { u: s.user, p: s.provider, r: s.roles, c: s.createdAt, x: s.encrypted ? 1 : 0, k: s.csrfToken };
     if (s.email !== undefined) stored.m = s.email;
+    if (s.name !== undefined) stored.n = s.name;
     return JSON.stringify(stored);
   }
 
@@ -192,6 +194,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       csrfToken: v.k,
     };
     if (v.m !== undefined) record.email = v.m;
+    if (v.n !== undefined) record.name = v.n;
     return record;
   }
 
