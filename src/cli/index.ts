@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { registerCerts } from "./certs.js";
 import { registerConfig } from "./config.js";
 import { registerFirewall } from "./firewall.js";
+import { registerLdap } from "./ldap.js";
 import { registerServe } from "./serve.js";
 import { registerUsers } from "./users.js";
 
@@ -19,6 +20,7 @@ registerConfig(program);
 registerCerts(program);
 registerFirewall(program);
 registerUsers(program);
+registerLdap(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`portcullis: ${(err as Error).message}`);

@@ -43,3 +43,18 @@ export async function promptNewPassword(label: string): Promise<string> {
   if (first.length === 0) throw new Error("the password is empty; nothing was changed");
   return first;
 }
+
+/** Asks a yes/no question (echoed); only "y" or "yes" is a yes. Piped input answers from its next line. */
+export async function confirm(question: string): Promise<boolean> {
+  let answer: string;
+  if (!process.stdin.isTTY) {
+    process.stderr.write(question);
+    answer = (await pipedLines()).shift() ?? "";
+    process.stderr.write(`${answer}\n`);
+  } else {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    answer = await new Promise<string>((resolve) => rl.question(question, resolve));
+    rl.close();
+  }
+  return /^\s*y(es)?\s*$/i.test(answer);
+}

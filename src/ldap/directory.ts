@@ -73,6 +73,17 @@ class DirectoryFailure extends Error {
   }
 }
 
+/** The problem behind an error thrown by `findPeople` or `groupsOf`. */
+export function problemOf(err: unknown, step: string): LdapProblem {
+  return err instanceof DirectoryFailure ? err.problem : classifyLdapError(err, step);
+}
+
+/** Whether one of `groups` is one of `adminGroups` (group names compare case-insensitively, as in LDAP). */
+export function inAdminGroup(groups: readonly string[], adminGroups: readonly string[]): boolean {
+  const wanted = new Set(adminGroups.map((a) => a.toLowerCase()));
+  return groups.some((g) => wanted.has(g.toLowerCase()));
+}
+
 export class Directory {
   /** The service connection being opened or open; `current` once it is open. */
   private service: Promise<LdapConnection> | null = null;
@@ -100,11 +111,9 @@ export class Directory {
       const bound = await this.bindAs(person.dn, password);
       if (!bound) return { kind: "bad-password" };
       const groups = await this.groupsOf(person.dn, username);
-      const admin = groups.some((g) => this.settings.adminGroups.some((a) => a.toLowerCase() === g.toLowerCase()));
-      return { kind: "ok", identity: { ...person, groups, admin } };
+      return { kind: "ok", identity: { ...person, groups, admin: inAdminGroup(groups, this.settings.adminGroups) } };
     } catch (err) {
-      const problem = err instanceof DirectoryFailure ? err.problem : classifyLdapError(err, "directory");
-      return { kind: "unavailable", problem };
+      return { kind: "unavailable", problem: problemOf(err, "directory") };
     }
   }
 
@@ -230,7 +239,7 @@ export class Directory {
       await this.withService("readiness check", (c) => c.search("", { scope: "base", filter: "(objectClass=*)", attributes: ["1.1"] }));
       return { ok: true };
     } catch (err) {
-      return { ok: false, problem: err instanceof DirectoryFailure ? err.problem : classifyLdapError(err, "readiness check") };
+      return { ok: false, problem: problemOf(err, "readiness check") };
     }
   }
 
