@@ -26,36 +26,45 @@ export function endpointHostPort(endpoint: LdapEndpoint): { host: string; port: 
 
 /** An open connection and whether its socket still lives. */
 export interface LdapConnection {
-  client: Client;
   /**
-   * False once any socket of the connection closed. ldapts' own `isConnected` stays true after a
-   * StartTLS connection dies (it watches the plain socket it no longer uses), so this is tracked here.
+   * Runs one operation; it fails as soon as the connection dies instead of waiting for `ldap.timeout`
+   * (after StartTLS, ldapts does not notice its socket closing, so this is tracked here).
    */
+  run<T>(operation: (client: Client) => Promise<T>): Promise<T>;
+  /** False once any socket of the connection closed. */
   readonly alive: boolean;
   close(): Promise<void>;
 }
 
+function connectionLost(): Error {
+  return Object.assign(new Error("LDAP connection closed by the server"), { code: "ECONNRESET" });
+}
+
 /**
- * Opens a connection (TLS verified; StartTLS done) and returns it. On failure the socket is closed and
- * the error thrown; the caller classifies it.
+ * Opens a connection (TLS verified; StartTLS done within `connectTimeoutMs`) and returns it. On
+ * failure the sockets are closed and the error thrown; the caller classifies it.
  */
 export async function openLdap(endpoint: LdapEndpoint): Promise<LdapConnection> {
   const { host, port } = endpointHostPort(endpoint);
   const tlsOptions = ldapTlsOptions(endpoint.tls, host);
   const url = `${endpoint.url.protocol}//${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
   let alive = true;
-  const made = new Set<string>();
+  let onDeath: (err: Error) => void = () => undefined;
+  const death = new Promise<never>((_, reject) => (onDeath = reject));
+  death.catch(() => undefined);
+  const sockets: net.Socket[] = [];
   // Each factory hands out one socket per client: a later call is ldapts reconnecting, which is refused.
-  const once = (kind: string, make: () => net.Socket): net.Socket => {
-    if (made.has(kind) || !alive) {
+  const once = (make: () => net.Socket, kind: "plain" | "tls"): net.Socket => {
+    if (sockets.some((s) => (s instanceof tls.TLSSocket) === (kind === "tls")) || !alive) {
       const refused = new net.Socket();
       process.nextTick(() => refused.destroy(Object.assign(new Error("LDAP connection lost; a fresh connection is opened instead of reconnecting"), { code: "ECONNRESET" })));
       return refused;
     }
-    made.add(kind);
     const socket = make();
+    sockets.push(socket);
     socket.once("close", () => {
       alive = false;
+      onDeath(connectionLost());
     });
     return socket;
   };
@@ -65,23 +74,37 @@ export async function openLdap(endpoint: LdapEndpoint): Promise<LdapConnection> 
     connectTimeout: endpoint.connectTimeoutMs,
     // ldapts treats any tlsOptions as "connect with TLS at once"; a StartTLS client gets them at the upgrade.
     tlsOptions: endpoint.startTls ? undefined : tlsOptions,
-    createConnection: ((p: number, h: string) => once("plain", () => net.connect(p, h))) as unknown as typeof net.connect,
-    createSecureConnection: ((...args: unknown[]) => once("tls", () => (tls.connect as (...a: unknown[]) => tls.TLSSocket)(...args))) as unknown as typeof tls.connect,
+    createConnection: ((p: number, h: string) => once(() => net.connect(p, h), "plain")) as unknown as typeof net.connect,
+    createSecureConnection: ((...args: unknown[]) => once(() => (tls.connect as (...a: unknown[]) => tls.TLSSocket)(...args), "tls")) as unknown as typeof tls.connect,
   });
+  const close = async () => {
+    // An unbind on a dead StartTLS connection would wait for ldap.timeout: ldapts does not see it closed.
+    if (alive) await closeQuietly(client);
+    for (const s of sockets) s.destroy();
+  };
   const connection: LdapConnection = {
-    client,
+    run: (operation) => (alive ? Promise.race([operation(client), death]) : Promise.reject(connectionLost())),
     get alive() {
       return alive;
     },
-    close: () => closeQuietly(client),
+    close,
   };
+  if (!endpoint.startTls) return connection;
+  // ldapts times the TCP connect but not the StartTLS handshake that follows: a server that stalls
+  // there would hold the login (and the shared service connection) forever.
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error("StartTLS handshake timed out"), { code: "ETIMEDOUT" })), endpoint.connectTimeoutMs);
+  });
   try {
     // The upgrade reuses the same options; the plain socket is wrapped, not replaced.
-    if (endpoint.startTls) await client.startTLS({ ...tlsOptions });
+    await Promise.race([client.startTLS({ ...tlsOptions }), stalled]);
     return connection;
   } catch (err) {
-    await connection.close();
+    await close();
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -151,7 +151,7 @@ export class Directory {
       throw new DirectoryFailure(classifyLdapError(err, "user bind connection"));
     }
     try {
-      await connection.client.bind(dn, password);
+      await connection.run((c) => c.bind(dn, password));
       return true;
     } catch (err) {
       const problem = classifyLdapError(err, "user bind");
@@ -171,7 +171,7 @@ export class Directory {
     for (let attempt = 1; ; attempt++) {
       const connection = await this.serviceConnection();
       try {
-        return await work(connection.client);
+        return await connection.run(work);
       } catch (err) {
         const problem = classifyLdapError(err, step);
         if (problem.kind === "directory-error" || problem.kind === "bad-credentials") throw new DirectoryFailure(problem);
@@ -211,7 +211,7 @@ export class Directory {
     const { bindDn, bindPassword } = this.settings;
     if (bindDn) {
       try {
-        await connection.client.bind(bindDn, bindPassword ?? "");
+        await connection.run((c) => c.bind(bindDn, bindPassword ?? ""));
       } catch (err) {
         await connection.close();
         const problem = classifyLdapError(err, "service bind");

@@ -4,13 +4,18 @@
  * matches itself and nothing else.
  */
 
-/** Escapes `*`, `(`, `)`, `\`, NUL and every non-ASCII byte as `\XX` (RFC 4515 §3). */
+/**
+ * Escapes `*`, `(`, `)`, `\`, NUL and the other ASCII control characters as `\XX` (RFC 4515 §3).
+ * Characters beyond ASCII are left as they are, which RFC 4515 allows (UTFMB): ldapts re-encodes a
+ * string filter's `\XX` escapes one byte per character, so escaping UTF-8 bytes would garble them.
+ */
 export function escapeFilterValue(value: string): string {
   let out = "";
-  for (const byte of Buffer.from(value, "utf8")) {
-    // Visible ASCII other than the four specials passes; everything else is written as \XX.
-    if (byte >= 0x20 && byte < 0x7f && byte !== 0x2a && byte !== 0x28 && byte !== 0x29 && byte !== 0x5c) out += String.fromCharCode(byte);
-    else out += `\\${byte.toString(16).padStart(2, "0")}`;
+  for (const ch of value) {
+    const code = ch.codePointAt(0)!;
+    if (code >= 0x80) out += ch;
+    else if (code < 0x20 || code === 0x7f || ch === "*" || ch === "(" || ch === ")" || ch === "\\") out += `\\${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
   }
   return out;
 }

@@ -4,6 +4,7 @@
  * would), `security.keyStore` the client certificate presented to a directory that asks for one.
  * Verification is never turned off: the chain must lead to a trusted CA and the name must match.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
 import type tls from "node:tls";
@@ -33,6 +34,9 @@ export function loadLdapTls(security: Config["security"], cwd = process.cwd()): 
     const own = readStore(file, security.keyStorePassword, "security.keyStore");
     if (!own.key) throw new TlsMaterialError("security.keyStore", `${file} holds no private key; a client keystore needs the key and its certificate`);
     if (own.certs.length === 0) throw new TlsMaterialError("security.keyStore", `${file} holds a key but no certificate`);
+    if (!new X509Certificate(own.certs[0]!).checkPrivateKey(createPrivateKey(own.key))) {
+      throw new TlsMaterialError("security.keyStore", `${file} holds a private key that belongs to none of its certificates`);
+    }
     material.key = own.key;
     material.cert = own.certs;
   }

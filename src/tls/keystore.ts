@@ -65,8 +65,8 @@ export function readStore(file: string, password: string | undefined, key: strin
 }
 
 function fromPem(text: string): KeyMaterial {
-  const keys = pemBlocks(text, /PRIVATE KEY$/);
-  return { key: keys[0], certs: pemBlocks(text, /^(X509 |TRUSTED )?CERTIFICATE$/) };
+  const key = pemBlocks(text, /PRIVATE KEY$/)[0];
+  return { key, certs: orderLeafFirst(pemBlocks(text, /^(X509 |TRUSTED )?CERTIFICATE$/), key) };
 }
 
 function fromPkcs12(data: Buffer, password: string | undefined, file: string, key: string, passwordKey: string): KeyMaterial {
@@ -105,8 +105,9 @@ function fromJks(data: Buffer, password: string | undefined, file: string, key: 
     entries = jks.toPem(data, password ?? "");
   } catch (err) {
     const message = (err as Error).message ?? "";
-    if (/password|integrity|digest/i.test(message)) {
-      throw new TlsMaterialError(passwordKey, `wrong password for the JKS file ${file} (or the file is damaged)`, err);
+    // jks-js says "Cannot recover key" when the key's password (the store's, here) is wrong or missing.
+    if (/password|integrity|digest|recover/i.test(message)) {
+      throw new TlsMaterialError(passwordKey, `wrong or missing password for the JKS file ${file} (or the file is damaged)`, err);
     }
     throw new TlsMaterialError(key, `${file} is not a readable JKS file (${message})`, err);
   }
