@@ -16,12 +16,14 @@ import https from "node:https";
 import autocannon from "autocannon";
 import { createCa, issueCertificate } from "../src/tls/dev-ca.js";
 import { sessionMemory } from "./session-memory.js";
+import { measureLdapLogins, startBenchDirectory, type BenchDirectory } from "./ldap-logins.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 50;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-bench-"));
 const children: ChildProcess[] = [];
+let directory: BenchDirectory | undefined;
 
 interface Row {
   name: string;
@@ -156,6 +158,9 @@ async function main(): Promise<void> {
   start("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work], "redis");
   await waitForPort(redisPort);
 
+  // A real slapd over ldaps for the LDAP login rows (issue #4).
+  directory = await startBenchDirectory();
+
   const [secure, insecure, admin] = [await freePort(), await freePort(), await freePort()];
   const configFile = path.join(work, "portcullis.yaml");
   fs.writeFileSync(
@@ -171,6 +176,7 @@ async function main(): Promise<void> {
       // The login benchmark fails nobody, but keep the IP limit out of the way of the failure check.
       `regulation: { maxFailuresPerIp: "100000 per 1 minute" }`,
       `logging: { level: info }`,
+      ...directory.configLines,
       "",
     ].join("\n"),
   );
@@ -190,6 +196,7 @@ async function main(): Promise<void> {
   rows.push(await measure("portcullis session cookie", `${base}/app`, gateway.pid, { cookie }));
   rows.push(await measure("portcullis Basic user:password", `${base}/app`, gateway.pid, { authorization: `Basic ${Buffer.from(`admin:${BENCH_PASSWORD}`).toString("base64")}` }));
   const logins = await measureLogins(base);
+  const ldapLogins = await measureLdapLogins(base, gateway.pid!, directory, Math.max(5, Math.floor(DURATION / 2)));
 
   const nginx = nginxAvailable();
   if (nginx) {
@@ -251,6 +258,9 @@ http {
   }));
   console.table(table);
   console.log(`local logins: ${logins.perSec}/s, p50 ${logins.p50} ms, p99 ${logins.p99} ms, errors ${logins.errors} (target ≥ 20/s)`);
+  const leak = ldapLogins.leakCheck;
+  console.log(`LDAP logins (ldaps, slapd on loopback): ${ldapLogins.perSec}/s, p50 ${ldapLogins.p50} ms, p99 ${ldapLogins.p99} ms, errors ${ldapLogins.errors} (target p50 < 15 ms)`);
+  console.log(`LDAP socket check: ${leak.logins} logins (${leak.errors} errors) in ${leak.seconds} s; gateway sockets to slapd before ${leak.socketsBefore}, after ${leak.socketsAfter} (target: no growth)`);
 
   const sessionRow = rows.find((r) => r.name.includes("session cookie"))!;
   const basicRow = rows.find((r) => r.name.includes("Basic"))!;
@@ -262,8 +272,10 @@ http {
     sessionVsBypass: sessionRow.requestsPerSec / bypass.requestsPerSec,
     basicVsBypass: basicRow.requestsPerSec / bypass.requestsPerSec,
     loginsPerSec: logins.perSec,
+    ldapLoginP50Ms: ldapLogins.p50,
+    ldapSocketGrowth: leak.socketsAfter - leak.socketsBefore,
     bytesPerIdleSession: memory.bytesPerSession,
-    targets: { throughputVsNginx: ">= 0.6", p99VsNginx: "<= 3", sessionVsBypass: ">= 0.85", basicVsBypass: ">= 0.85", loginsPerSec: ">= 20", bytesPerIdleSession: "< 512", errors: 0, rssMb: "< 150" },
+    targets: { throughputVsNginx: ">= 0.6", p99VsNginx: "<= 3", sessionVsBypass: ">= 0.85", basicVsBypass: ">= 0.85", loginsPerSec: ">= 20", ldapLoginP50Ms: "< 15", ldapSocketGrowth: "<= 0", bytesPerIdleSession: "< 512", errors: 0, rssMb: "< 150" },
   };
   if (verdict.throughputVsNginx !== null) {
     console.log(`gateway (bypass)/nginx throughput ${verdict.throughputVsNginx.toFixed(2)} (target ≥ 0.6), p99 ${verdict.p99VsNginx!.toFixed(2)}× (target ≤ 3), gateway RSS ${bypass.rssMb} MB (target < 150)`);
@@ -273,7 +285,7 @@ http {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(
     out,
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, durationSec: DURATION, connections: CONNECTIONS, rows, logins, memory, verdict }, null, 2),
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, durationSec: DURATION, connections: CONNECTIONS, rows, logins, ldapLogins, memory, verdict }, null, 2),
   );
   console.log(`written ${path.relative(root, out)}`);
 }
@@ -282,6 +294,7 @@ async function cleanup(): Promise<void> {
   for (const c of children) c.kill("SIGTERM");
   // Let the gateway finish its graceful stop (and write its profile) before the temp dir goes.
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
+  await directory?.stop();
   fs.rmSync(work, { recursive: true, force: true });
 }
 

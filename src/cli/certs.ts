@@ -101,8 +101,8 @@ export function registerCerts(program: Command): void {
       let probe;
       try {
         // Judged against the store being added to, so "already trusted" means this file.
-        const trusted = readTruststorePem(store);
-        probe = await probeTls(target, ldapTlsOptions(trusted.length > 0 ? { ca: trusted } : {}, target.host));
+        // A store that does not exist yet trusts nothing (not the system's CAs): it is the one to write.
+        probe = await probeTls(target, ldapTlsOptions({ ca: readTruststorePem(store) }, target.host));
       } catch (err) {
         if (err instanceof TruststoreFileError) return refuse(err.message);
         const problem = classifyLdapError(err, where);

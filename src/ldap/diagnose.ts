@@ -57,7 +57,9 @@ export async function diagnoseLdap(config: Config, options: { user?: string; cwd
       return steps;
     }
   } catch (err) {
-    add(false, "connection", classifyLdapError(err, where).message);
+    const problem = classifyLdapError(err, where);
+    const hint = !config.ldap.startTls && (problem.kind === "tls-handshake" || problem.kind === "connection-lost") ? "\nIf ldap.url points at a plain LDAP port (389), use ldap://HOST:389 with ldap.startTls: true, or the ldaps port (636)." : "";
+    add(false, "connection", `${problem.message}${hint}`);
     return steps;
   }
 

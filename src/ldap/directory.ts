@@ -1,7 +1,8 @@
 /**
  * The directory as a login provider: search-then-bind (SPEC §6.1, issue #4). The service account's
- * connection is kept and shared by searches; every user bind gets a connection of its own that is
- * closed right after, so two users' binds never share one and no socket outlives its login.
+ * connection is kept and shared by searches; every user bind has a connection to itself for the
+ * duration of the bind (a small pool of idle ones saves the TLS handshakes), so two users' binds
+ * never share one, and at most BIND_POOL_SIZE + 1 sockets stay open between logins.
  */
 import { randomUUID } from "node:crypto";
 import type { Client, Entry } from "ldapts";
@@ -60,6 +61,9 @@ export function directorySettings(config: Config, tlsMaterial: LdapTlsMaterial):
 
 const PERSON_ATTRIBUTES = ["mail", "displayName", "cn"];
 
+/** Idle connections kept for user binds; more concurrent logins open more, closed after their bind. */
+export const BIND_POOL_SIZE = 4;
+
 function first(entry: Entry, name: string): string | undefined {
   const v = entry[name];
   const value = Array.isArray(v) ? v[0] : v;
@@ -88,6 +92,8 @@ export class Directory {
   /** The service connection being opened or open; `current` once it is open. */
   private service: Promise<LdapConnection> | null = null;
   private current: LdapConnection | null = null;
+  /** Connections for user binds, not in use now. */
+  private readonly idle: LdapConnection[] = [];
   private closed = false;
 
   constructor(
@@ -142,24 +148,45 @@ export class Directory {
     return searchEntries.map((e) => first(e, "cn")).filter((g): g is string => g !== undefined);
   }
 
-  /** Binds as `dn` on a connection of its own; false when the directory refuses the password. */
+  /**
+   * Binds as `dn`; false when the directory refuses the password. The connection is taken out of the
+   * idle pool (or opened) for this bind alone and only ever used for binds, so no two binds share it
+   * and nothing is read under a user's identity; it goes back to the pool afterwards, which spares
+   * each login a TLS handshake.
+   */
   private async bindAs(dn: string, password: string): Promise<boolean> {
-    let connection: LdapConnection;
-    try {
-      connection = await openLdap(this.settings.endpoint);
-    } catch (err) {
-      throw new DirectoryFailure(classifyLdapError(err, "user bind connection"));
+    let connection = this.takeIdle();
+    if (!connection) {
+      try {
+        connection = await openLdap(this.settings.endpoint);
+      } catch (err) {
+        throw new DirectoryFailure(classifyLdapError(err, "user bind connection"));
+      }
     }
+    let reusable = false;
     try {
       await connection.run((c) => c.bind(dn, password));
+      reusable = true;
       return true;
     } catch (err) {
       const problem = classifyLdapError(err, "user bind");
-      if (problem.kind === "bad-credentials") return false;
+      if (problem.kind === "bad-credentials") {
+        reusable = true;
+        return false;
+      }
       throw new DirectoryFailure(problem);
     } finally {
-      await connection.close();
+      if (reusable && connection.alive && !this.closed && this.idle.length < BIND_POOL_SIZE) this.idle.push(connection);
+      else void connection.close();
     }
+  }
+
+  private takeIdle(): LdapConnection | undefined {
+    for (let c = this.idle.pop(); c; c = this.idle.pop()) {
+      if (c.alive) return c;
+      void c.close();
+    }
+    return undefined;
   }
 
   /**
@@ -248,7 +275,8 @@ export class Directory {
     const pending = this.service;
     this.service = null;
     this.current = null;
+    const idle = this.idle.splice(0);
     const connection = await pending?.catch(() => null);
-    if (connection) await connection.close();
+    await Promise.all([...idle, ...(connection ? [connection] : [])].map((c) => c.close()));
   }
 }
