@@ -62,6 +62,9 @@ export function socketsTo(pid: number, port: number): number {
 }
 
 export interface LdapLoginResult {
+  /** One client logging in again and again: the latency a person sees. */
+  sequential: { perSec: number; p50: number; p99: number; errors: number };
+  /** Four clients at once: throughput (latency includes queueing on the shared cores). */
   perSec: number;
   p50: number;
   p99: number;
@@ -73,6 +76,7 @@ export async function measureLdapLogins(base: string, gatewayPid: number, direct
   const body = JSON.stringify({ username: "bob", password: PEOPLE_SEED.bob.password });
   const request = { url: `${base}/gateway/login`, method: "POST" as const, headers: { "content-type": "application/json" }, body };
   await autocannon({ ...request, connections: 4, amount: 200 });
+  const single = await autocannon({ ...request, connections: 1, duration: durationSec });
   const timed = await autocannon({ ...request, connections: 4, duration: durationSec });
   const port = directory.slapd.ldapsPort;
   // Let the warm-up's connections finish closing, then count what stays: the service connection.
@@ -84,6 +88,7 @@ export async function measureLdapLogins(base: string, gatewayPid: number, direct
   await new Promise((r) => setTimeout(r, 500));
   const socketsAfter = socketsTo(gatewayPid, port);
   return {
+    sequential: { perSec: Math.round(single.requests.average), p50: single.latency.p50, p99: single.latency.p99, errors: single.errors + single.timeouts + single.non2xx },
     perSec: Math.round(timed.requests.average),
     p50: timed.latency.p50,
     p99: timed.latency.p99,
