@@ -58,21 +58,23 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     .catch(() => undefined);
 
   // Scripts open many connections at once with the same credentials: one verification serves them all.
-  const inFlight = new Map<string, Promise<{ result: LoginResult; version: number }>>();
+  const inFlight = new Map<string, Promise<{ result: LoginResult; version: number | undefined }>>();
 
   async function fromBasic(x: Exchange, user: string, password: string): Promise<void> {
     const { scope } = x;
     const now = deps.clock.now();
     const key = createHmac("sha256", cacheKey).update(`${user}\u0000${password}`).digest("base64url");
-    // Versions belong to the account ("local/admin" is admin).
+    // Versions belong to the account ("local/admin" is admin); a directory login folds the name to
+    // lower case, so both spellings are read before the verification and the one the login used kept.
     const account = splitProvider(user, deps.logins.providers).user;
+    const folded = account.toLowerCase();
     const cached = cache.get(key);
     if (cached && cached.until > now) {
       // The verification is remembered, the account's state is not: any change that must end logins
       // (disable, password, roles, lock, logout/all) moves the user's version and is announced on
       // `user-changed`, which drops the entry on every process. While that announcement cannot be
       // relied on (subscription down or re-established since), the version is read instead.
-      const fresh = cached.epoch !== -1 && cached.epoch === deps.store.subscriptionEpoch() ? true : (await deps.store.getUserVersion(account)) === cached.version;
+      const fresh = cached.epoch !== -1 && cached.epoch === deps.store.subscriptionEpoch() ? true : (await deps.store.getUserVersion(cached.principal.user)) === cached.version;
       if (fresh) {
         scope.principal = cached.principal;
         scope.authVia = "basic";
@@ -83,8 +85,10 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     let pending = inFlight.get(key);
     if (!pending) {
       pending = (async () => {
-        const version = await deps.store.getUserVersion(account);
-        return { result: await deps.logins.login(user, password, scope.clientIp), version };
+        const versions = new Map([[account, await deps.store.getUserVersion(account)]]);
+        if (folded !== account) versions.set(folded, await deps.store.getUserVersion(folded));
+        const result = await deps.logins.login(user, password, scope.clientIp);
+        return { result, version: result.ok ? versions.get(result.principal.user) : undefined };
       })();
       inFlight.set(key, pending);
       pending.finally(() => inFlight.delete(key)).catch(() => undefined);
@@ -104,7 +108,7 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     scope.principal = result.principal;
     scope.authVia = "basic";
     // Remembered only if nothing changed the account while its password was being verified.
-    if (deps.credentialCacheTtlMs > 0 && (await deps.store.getUserVersion(account)) === version) {
+    if (deps.credentialCacheTtlMs > 0 && version !== undefined && (await deps.store.getUserVersion(result.principal.user)) === version) {
       if (cache.size > 10_000) cache.clear();
       cache.set(key, { principal: result.principal, version, epoch, until: now + deps.credentialCacheTtlMs });
     }

@@ -96,7 +96,8 @@ export class LoginService {
     const { provider, user } = splitProvider(username, this.providers);
     // One check per account at a time and a few per client address: parallel guesses wait their
     // turn, so every failure is counted before the next guess is judged.
-    return this.perIp.run(ip, 4, () => this.perUser.run(user, 1, () => this.attempt(provider, user, password, ip)));
+    // Keyed without case: spellings of one directory name take turns like one name does.
+    return this.perIp.run(ip, 4, () => this.perUser.run(user.toLowerCase(), 1, () => this.attempt(provider, user, password, ip)));
   }
 
   private async attempt(provider: string | null, user: string, password: string, ip: string): Promise<LoginResult> {
@@ -127,7 +128,7 @@ export class LoginService {
     // A name with a local account is that account's, whatever the directory holds (README "LDAP").
     const account = localName ? await this.o.accounts.get(user) : null;
     if (!account) {
-      if (directory) return this.directoryAttempt(directory, user, password, fail);
+      if (directory) return this.directoryAttempt(directory, user, password, ip);
       await verifyDummy(password);
       return fail("unknown-user", true);
     }
@@ -160,13 +161,17 @@ export class LoginService {
    * Search-then-bind against the directory, under the same lock as local accounts. Every failure also
    * costs a dummy hash, so an LDAP failure takes as long as a local one; a directory that cannot be
    * reached is not the user's fault and is not counted.
+   *
+   * Directories match names without regard to case (`Bob` finds `uid=bob`), so the name is folded
+   * to lower case for the lock and the session: every spelling shares one failure count and the
+   * upstream always sees the same user.
    */
-  private async directoryAttempt(
-    directory: Directory,
-    user: string,
-    password: string,
-    fail: (reason: FailureReason, counted: boolean) => Promise<LoginResult>,
-  ): Promise<LoginResult> {
+  private async directoryAttempt(directory: Directory, typed: string, password: string, ip: string): Promise<LoginResult> {
+    const user = typed.toLowerCase();
+    const fail = async (reason: FailureReason, counted: boolean): Promise<LoginResult> => {
+      if (counted) await this.countFailure(user, ip);
+      return { ok: false, reason, user };
+    };
     if (await this.isLocked(user)) {
       await verifyDummy(password);
       return fail("locked", true);

@@ -141,6 +141,19 @@ describe("LDAP logins through the gateway", () => {
     assert.equal((await tryLogin(gw, "bob", BOB)).res.status, 200);
   });
 
+  it("folds the case of directory names: every spelling shares one lock, and the session names the user in lower case", async () => {
+    fresh();
+    const { res } = await login(gw, "ALICE", ALICE);
+    assert.equal(res.json<{ user: string }>().user, "alice");
+    fresh();
+    await gw.gateway.store.clearLoginFailures("carol");
+    for (const spelling of ["Carol", "CAROL", "carol"]) assert.equal((await tryLogin(gw, spelling, "wrong")).res.status, 401);
+    const from = gw.logs.lines.length;
+    assert.equal((await tryLogin(gw, "cArOl", PEOPLE_SEED.carol.password)).res.status, 401, "a fourth spelling got round the lock");
+    assert.deepEqual(failureReasons(gw, "carol", from), ["locked"]);
+    await gw.gateway.store.clearLoginFailures("carol");
+  });
+
   it("lets a local account shadow a directory entry of the same name; ldap/NAME reaches the directory", async () => {
     fresh();
     assert.equal((await tryLogin(gw, "dora", "dora-ldap-password-1")).res.status, 401);
