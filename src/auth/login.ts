@@ -24,10 +24,19 @@ export type FailureReason =
   | "empty-password"
   | "unknown-provider"
   | "ambiguous-user"
+  /** A directory login whose (lower-cased) name is a local account's. */
+  | "local-name"
   | "directory-unavailable";
 
-/** Names the directory may hold beyond local account names: any text without control characters. */
-const DIRECTORY_NAME = /^[^\x00-\x1f\x7f]{1,128}$/u;
+/**
+ * Names accepted for the directory: no whitespace and no control or format characters at all, and
+ * already in NFKC form. A directory compares names after its own folding of case, spaces and width,
+ * so "bob ", "bob\u00a0" or a full-width "ｂｏｂ" would find bob's entry under a name with a lock
+ * counter of its own; refusing them keeps one name (and one lock) per person.
+ */
+export function isDirectoryName(name: string): boolean {
+  return name.length <= 128 && /^[^\s\p{C}]+$/u.test(name) && name.normalize("NFKC") === name;
+}
 
 /**
  * Roles a directory group cannot grant by its name alone: `admin` comes only through
@@ -113,7 +122,7 @@ export class LoginService {
     if ((await this.o.store.getIpFailures(ip, now, this.o.ipLimit.windowMs)) >= this.o.ipLimit.count) return fail("ip-limited", false);
     const directory = provider === "local" ? null : (this.o.directory ?? null);
     const localName = provider !== "ldap" && USER_NAME.test(user);
-    if (!localName && !(directory && DIRECTORY_NAME.test(user))) {
+    if (!localName && !(directory && isDirectoryName(user))) {
       // Not a possible account name: counted against the client address only, never stored per name.
       await verifyDummy(password);
       await this.o.store.countIpFailure(ip, now, this.o.ipLimit.windowMs);
@@ -172,6 +181,16 @@ export class LoginService {
       if (counted) await this.countFailure(user, ip);
       return { ok: false, reason, user };
     };
+    if (!isDirectoryName(typed)) {
+      await verifyDummy(password);
+      return fail("unknown-user", false);
+    }
+    // The session would carry a local account's name (and everything granted to that name).
+    if (await this.o.accounts.get(user)) {
+      await verifyDummy(password);
+      this.o.log.warn({ user }, "a directory login for the name of a local account was refused; rename one of them");
+      return fail("local-name", true);
+    }
     if (await this.isLocked(user)) {
       await verifyDummy(password);
       return fail("locked", true);

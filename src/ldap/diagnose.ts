@@ -7,7 +7,7 @@ import type { Config } from "../config/schema.js";
 import type { Logger } from "../log/logger.js";
 import { directoryRoles } from "../auth/login.js";
 import { endpointHostPort } from "./connection.js";
-import { Directory, directorySettings, inAdminGroup, problemOf } from "./directory.js";
+import { Directory, directorySettings, inAdminGroup, isPlainGroupName, problemOf } from "./directory.js";
 import { classifyLdapError } from "./problems.js";
 import { probeTls } from "./probe.js";
 import { ldapTlsOptions, loadLdapTls, type LdapTlsMaterial } from "./tls.js";
@@ -97,9 +97,15 @@ export async function diagnoseLdap(config: Config, options: { user?: string; cwd
       return steps;
     }
     try {
-      const groups = await directory.groupsOf(person.dn, user);
-      const roles = directoryRoles({ ...person, groups, admin: inAdminGroup(groups, settings.adminGroups) });
-      add(true, "groups", `${groups.length ? groups.join(", ") : "none found"} (${settings.groupFilter} under ${settings.groupBase}); roles at login: ${roles.length ? roles.join(", ") : "none"}`);
+      const groups = await directory.groupsOf(person.dn, user.toLowerCase());
+      const usable = groups.filter((g) => isPlainGroupName(g.name)).map((g) => g.name);
+      const ignored = groups.filter((g) => !isPlainGroupName(g.name)).map((g) => `"${g.name}"`);
+      const roles = directoryRoles({ ...person, groups: usable, admin: inAdminGroup(groups, settings.adminGroups) });
+      add(
+        true,
+        "groups",
+        `${groups.length ? groups.map((g) => g.name).join(", ") : "none found"} (${settings.groupFilter} under ${settings.groupBase}); roles at login: ${roles.length ? roles.join(", ") : "none"}${ignored.length ? `; ignored (not usable as role names): ${ignored.join(", ")}` : ""}`,
+      );
     } catch (err) {
       add(false, "groups", problemOf(err, "group search").message);
     }

@@ -82,10 +82,35 @@ export function problemOf(err: unknown, step: string): LdapProblem {
   return err instanceof DirectoryFailure ? err.problem : classifyLdapError(err, step);
 }
 
-/** Whether one of `groups` is one of `adminGroups` (group names compare case-insensitively, as in LDAP). */
-export function inAdminGroup(groups: readonly string[], adminGroups: readonly string[]): boolean {
-  const wanted = new Set(adminGroups.map((a) => a.toLowerCase()));
-  return groups.some((g) => wanted.has(g.toLowerCase()));
+export interface DirectoryGroup {
+  /** The group's `cn`. */
+  name: string;
+  dn: string;
+}
+
+/** "CN=Admins, OU=Groups,dc=x" → "cn=admins,ou=groups,dc=x", for comparing DNs as written by admins. */
+function normaliseDn(dn: string): string {
+  return dn.toLowerCase().replace(/\s*,\s*/g, ",").replace(/\s*=\s*/g, "=").trim();
+}
+
+/**
+ * Group names that may become roles: letters, digits, `.`, `_`, `-` and inner spaces only, already in
+ * NFKC form. A comma would split into more roles in `X-Remote-Groups`, and look-alike spellings
+ * (" admin", full-width letters) would slip past the reserved names.
+ */
+export function isPlainGroupName(name: string): boolean {
+  return /^[\p{L}\p{N}._-]+( [\p{L}\p{N}._-]+)*$/u.test(name) && name.normalize("NFKC") === name;
+}
+
+/**
+ * Whether one of `groups` is named in `adminGroups`: an entry holding "=" is a group DN and must be
+ * that group exactly (the strict form: no look-alike group elsewhere under groupBase qualifies);
+ * a plain entry matches the `cn` of any group found, without regard to case (as LDAP compares).
+ */
+export function inAdminGroup(groups: readonly DirectoryGroup[], adminGroups: readonly string[]): boolean {
+  const dns = new Set(adminGroups.filter((a) => a.includes("=")).map(normaliseDn));
+  const names = new Set(adminGroups.filter((a) => !a.includes("=")).map((a) => a.toLowerCase()));
+  return groups.some((g) => dns.has(normaliseDn(g.dn)) || (isPlainGroupName(g.name) && names.has(g.name.toLowerCase())));
 }
 
 export class Directory {
@@ -117,7 +142,10 @@ export class Directory {
       const bound = await this.bindAs(person.dn, password);
       if (!bound) return { kind: "bad-password" };
       const groups = await this.groupsOf(person.dn, username);
-      return { kind: "ok", identity: { ...person, groups, admin: inAdminGroup(groups, this.settings.adminGroups) } };
+      const odd = groups.filter((g) => !isPlainGroupName(g.name));
+      if (odd.length > 0) this.log.warn({ user: username, groups: odd.map((g) => g.dn) }, "LDAP groups with names that cannot be roles were ignored");
+      const names = groups.filter((g) => isPlainGroupName(g.name)).map((g) => g.name);
+      return { kind: "ok", identity: { ...person, groups: names, admin: inAdminGroup(groups, this.settings.adminGroups) } };
     } catch (err) {
       return { kind: "unavailable", problem: problemOf(err, "directory") };
     }
@@ -140,12 +168,15 @@ export class Directory {
   }
 
   /** Group names of the entry `dn` (empty when `ldap.groupBase` is not set). */
-  async groupsOf(dn: string, username: string): Promise<string[]> {
+  async groupsOf(dn: string, username: string): Promise<DirectoryGroup[]> {
     const base = this.settings.groupBase;
     if (!base) return [];
     const filter = fillFilter(this.settings.groupFilter, { dn, username });
     const { searchEntries } = await this.withService("group search", (c) => c.search(base, { scope: "sub", filter, attributes: ["cn"] }));
-    return searchEntries.map((e) => first(e, "cn")).filter((g): g is string => g !== undefined);
+    return searchEntries.flatMap((e) => {
+      const name = first(e, "cn");
+      return name === undefined ? [] : [{ name, dn: e.dn }];
+    });
   }
 
   /**
@@ -155,29 +186,34 @@ export class Directory {
    * each login a TLS handshake.
    */
   private async bindAs(dn: string, password: string): Promise<boolean> {
-    let connection = this.takeIdle();
-    if (!connection) {
+    for (let attempt = 1; ; attempt++) {
+      const pooled = this.takeIdle();
+      let connection = pooled;
+      if (!connection) {
+        try {
+          connection = await openLdap(this.settings.endpoint);
+        } catch (err) {
+          throw new DirectoryFailure(classifyLdapError(err, "user bind connection"));
+        }
+      }
+      let reusable = false;
       try {
-        connection = await openLdap(this.settings.endpoint);
-      } catch (err) {
-        throw new DirectoryFailure(classifyLdapError(err, "user bind connection"));
-      }
-    }
-    let reusable = false;
-    try {
-      await connection.run((c) => c.bind(dn, password));
-      reusable = true;
-      return true;
-    } catch (err) {
-      const problem = classifyLdapError(err, "user bind");
-      if (problem.kind === "bad-credentials") {
+        await connection.run((c) => c.bind(dn, password));
         reusable = true;
-        return false;
+        return true;
+      } catch (err) {
+        const problem = classifyLdapError(err, "user bind");
+        if (problem.kind === "bad-credentials") {
+          reusable = true;
+          return false;
+        }
+        // An idle connection the directory closed meanwhile: the bind is tried once on a fresh one.
+        if (pooled && attempt === 1 && problem.kind === "connection-lost") continue;
+        throw new DirectoryFailure(problem);
+      } finally {
+        if (reusable && connection.alive && !this.closed && this.idle.length < BIND_POOL_SIZE) this.idle.push(connection);
+        else void connection.close();
       }
-      throw new DirectoryFailure(problem);
-    } finally {
-      if (reusable && connection.alive && !this.closed && this.idle.length < BIND_POOL_SIZE) this.idle.push(connection);
-      else void connection.close();
     }
   }
 

@@ -34,7 +34,13 @@ export function loadLdapTls(security: Config["security"], cwd = process.cwd()): 
     const own = readStore(file, security.keyStorePassword, "security.keyStore");
     if (!own.key) throw new TlsMaterialError("security.keyStore", `${file} holds no private key; a client keystore needs the key and its certificate`);
     if (own.certs.length === 0) throw new TlsMaterialError("security.keyStore", `${file} holds a key but no certificate`);
-    if (!new X509Certificate(own.certs[0]!).checkPrivateKey(createPrivateKey(own.key))) {
+    let matches: boolean;
+    try {
+      matches = new X509Certificate(own.certs[0]!).checkPrivateKey(createPrivateKey(own.key));
+    } catch (err) {
+      throw new TlsMaterialError("security.keyStore", `${file} holds a private key that cannot be read (an encrypted PEM key? use PKCS#12 with security.keyStorePassword)`, err);
+    }
+    if (!matches) {
       throw new TlsMaterialError("security.keyStore", `${file} holds a private key that belongs to none of its certificates`);
     }
     material.key = own.key;

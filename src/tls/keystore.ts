@@ -127,7 +127,13 @@ function fromJks(data: Buffer, password: string | undefined, file: string, key: 
 /** Puts the certificate matching the private key first, as a TLS server must present it. */
 function orderLeafFirst(certs: string[], privateKey: string | undefined): string[] {
   if (!privateKey || certs.length < 2) return certs;
-  const keyObject = createPrivateKey(privateKey);
+  let keyObject: ReturnType<typeof createPrivateKey>;
+  try {
+    keyObject = createPrivateKey(privateKey);
+  } catch {
+    // Unreadable (an encrypted PEM key): left as found, for the caller's check to name the key.
+    return certs;
+  }
   const leaf = certs.find((c) => new X509Certificate(c).checkPrivateKey(keyObject));
   return leaf ? [leaf, ...certs.filter((c) => c !== leaf)] : certs;
 }

@@ -246,7 +246,8 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         // Proving the current password is a login, with every rule of one: client limit, lockout,
         // counting, the same answer and timing whether or not the account exists.
         const proof = await d.logins.login(username, fields.password ?? "", x.scope.clientIp);
-        const account = proof.ok ? await d.accounts.get(proof.principal.user) : null;
+        // Only a local account's own password opens its change: a directory login never does.
+        const account = proof.ok && proof.principal.provider === "local" ? await d.accounts.get(proof.principal.user) : null;
         if (!proof.ok || !account) {
           audit(x.scope.log, "password.change-failed", { user: username, reason: proof.ok ? "no-account" : proof.reason, ip: x.scope.clientIp, requestId: x.scope.id });
           return answer(401, "ERR_LOGIN_FAILED", d.site().uiLoginFailureMessage.replace(/<[^>]*>/g, " "));

@@ -24,6 +24,11 @@ objectClass: groupOfNames
 cn: admin
 member: uid=bob,${PEOPLE}
 
+dn: cn=ops\\,admin,ou=groups,dc=example,dc=org
+objectClass: groupOfNames
+cn: ops,admin
+member: uid=bob,${PEOPLE}
+
 dn: uid=dora,${PEOPLE}
 objectClass: inetOrgPerson
 uid: dora
@@ -89,7 +94,7 @@ describe("LDAP logins through the gateway", () => {
     assert.equal(seen["x-remote-provider"], "ldap");
   });
 
-  it("gives admin routes to members of ldap.adminGroups only; a group named admin grants nothing", async () => {
+  it("gives admin routes to members of ldap.adminGroups only; groups named admin or 'ops,admin' grant nothing", async () => {
     fresh();
     const alice = await login(gw, "alice", ALICE);
     assert.equal((await gw.https("/gateway/admin/sessions", { headers: { cookie: alice.cookie, ...API } })).status, 200);
@@ -154,21 +159,45 @@ describe("LDAP logins through the gateway", () => {
     await gw.gateway.store.clearLoginFailures("carol");
   });
 
-  it("lets a local account shadow a directory entry of the same name; ldap/NAME reaches the directory", async () => {
+  it("lets a local account own its name: the directory entry of that name cannot log in, in any spelling or via ldap/NAME", async () => {
     fresh();
     assert.equal((await tryLogin(gw, "dora", "dora-ldap-password-1")).res.status, 401);
     assert.equal((await tryLogin(gw, "dora", "dora-Local-Password-1")).res.json<{ provider: string }>().provider, "local");
-    const viaLdap = await tryLogin(gw, "ldap/dora", "dora-ldap-password-1");
-    assert.equal(viaLdap.res.status, 200);
-    assert.equal(viaLdap.res.json<{ provider: string; name: string }>().name, "Dora Directory");
+    const from = gw.logs.lines.length;
+    for (const name of ["ldap/dora", "Dora", "DORA"]) assert.equal((await tryLogin(gw, name, "dora-ldap-password-1")).res.status, 401, name);
+    assert.deepEqual(failureReasons(gw, "dora", from), ["local-name", "local-name", "local-name"]);
     assert.equal((await tryLogin(gw, "local/alice", ALICE)).res.status, 401);
+  });
+
+  it("never lets a directory password change a local account's password", async () => {
+    fresh();
+    await gw.gateway.store.clearLoginFailures("dora");
+    for (const username of ["ldap/dora", "Dora", "alice"]) {
+      const res = await gw.https("/gateway/password", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json", origin: ownOrigin(gw) },
+        body: JSON.stringify({ username, password: username === "alice" ? ALICE : "dora-ldap-password-1", newPassword: "Taken-Over-Password-9!" }),
+      });
+      assert.equal(res.status, 401, `${username}: ${res.body}`);
+    }
+    await gw.gateway.store.clearLoginFailures("dora");
+    assert.equal((await tryLogin(gw, "dora", "dora-Local-Password-1")).res.status, 200);
+  });
+
+  it("refuses names a directory would fold onto another person's (spaces, no-break spaces, full-width letters) without counting them against that person", async () => {
+    fresh();
+    for (const name of [" bob", "bob ", "bob\u00a0", "\uff42\uff4f\uff42"]) {
+      assert.equal((await gw.https("/data", { headers: { authorization: basic(name, BOB), "user-agent": "curl/8" } })).status, 401, JSON.stringify(name));
+    }
+    assert.equal((await tryLogin(gw, "\uff42\uff4f\uff42", BOB)).res.status, 401);
+    assert.equal((await tryLogin(gw, "bob", BOB)).res.status, 200);
   });
 
   it("offers the provider choice on the login page and honours it in the form", async () => {
     fresh();
     const page = await gw.https("/gateway/login", { headers: { accept: "text/html" } });
     assert.match(page.body, /<option value="ldap">/);
-    const out = await formLogin(gw, { username: "dora", password: "dora-ldap-password-1", provider: "ldap" }, { origin: ownOrigin(gw) });
+    const out = await formLogin(gw, { username: "carol", password: PEOPLE_SEED.carol.password, provider: "ldap" }, { origin: ownOrigin(gw) });
     assert.equal(out.res.status, 303);
     assert.ok(out.cookie);
   });
