@@ -14,6 +14,11 @@ export interface SilentServer {
 
 /** A TCP server on 127.0.0.1 that accepts every connection and never sends a byte. */
 export function startSilentServer(): Promise<SilentServer> {
+  return startTcpServer(() => undefined);
+}
+
+/** A TCP server on 127.0.0.1 that counts and tracks its connections and hands each to `onSocket`. */
+function startTcpServer(onSocket: (socket: net.Socket) => void): Promise<SilentServer> {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
   const server = net.createServer((socket) => {
@@ -21,6 +26,7 @@ export function startSilentServer(): Promise<SilentServer> {
     sockets.add(socket);
     socket.on("error", () => undefined);
     socket.on("close", () => sockets.delete(socket));
+    onSocket(socket);
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -115,13 +121,7 @@ const STARTTLS_OID = "1.3.6.1.4.1.1466.20037";
  * with success and then never sends another byte: the TLS handshake that should follow stalls.
  */
 export function startStartTlsStallServer(): Promise<SilentServer> {
-  const sockets = new Set<net.Socket>();
-  let accepted = 0;
-  const server = net.createServer((socket) => {
-    accepted++;
-    sockets.add(socket);
-    socket.on("error", () => undefined);
-    socket.on("close", () => sockets.delete(socket));
+  return startTcpServer((socket) => {
     socket.once("data", (data) => {
       // LDAPMessage ::= SEQUENCE { messageID INTEGER, protocolOp ... }
       const outer = berLength(data, 1);
@@ -132,23 +132,6 @@ export function startStartTlsStallServer(): Promise<SilentServer> {
       const ext = Buffer.concat([Buffer.from([0x0a, 1, 0, 0x04, 0, 0x04, 0, 0x8a, oid.length]), oid]);
       const body = Buffer.concat([Buffer.from([0x02, id.length]), id, Buffer.from([0x78, ext.length]), ext]);
       socket.write(Buffer.concat([Buffer.from([0x30, body.length]), body]));
-    });
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      resolve({
-        port,
-        get accepted() {
-          return accepted;
-        },
-        close: () =>
-          new Promise<void>((done) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => done());
-          }),
-      });
     });
   });
 }

@@ -14,6 +14,14 @@ export interface TestRedis {
   cleanup(): Promise<void>;
 }
 
+/** Kills a test's service process (if it still runs) and waits until it has exited. */
+export async function killChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGKILL");
+  await exited;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -55,12 +63,7 @@ export async function startTestRedis(): Promise<TestRedis> {
     });
     await waitUntilAccepting(port, 10_000);
   };
-  const stop = async () => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child!.once("exit", r));
-    child.kill("SIGKILL");
-    await exited;
-  };
+  const stop = () => killChild(child);
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,

@@ -8,7 +8,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { TestPki } from "./certs.js";
-import { freePort } from "./redis.js";
+import { freePort, killChild } from "./redis.js";
 
 export const BASE = "dc=example,dc=org";
 export const PEOPLE = `ou=people,${BASE}`;
@@ -164,12 +164,7 @@ export async function startTestSlapd(options: SlapdOptions): Promise<TestSlapd> 
     }
     throw new Error(`slapd did not listen within 10 s: ${output}`);
   };
-  const stop = async () => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child!.once("exit", r));
-    child.kill("SIGKILL");
-    await exited;
-  };
+  const stop = () => killChild(child);
   await start();
   const ldapsUrl = `ldaps://127.0.0.1:${ldapsPort}`;
   return {
