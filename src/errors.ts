@@ -3,6 +3,7 @@
 export type ErrorCode =
   | "ERR_CONFIG_INVALID"
   | "ERR_CONFIG_FILE"
+  | "ERR_SITE_CONFIG"
   | "ERR_TLS_MATERIAL"
   | "ERR_BAD_PATH"
   | "ERR_BAD_REQUEST"
@@ -48,6 +49,17 @@ export class ConfigError extends GatewayError {
     const text = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("\n");
     super(code, 500, "configuration error", { message: text });
     this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+/** A site-config write (SPEC §4) with bad values or unknown names: every problem is listed, nothing was applied. */
+export class SiteConfigError extends GatewayError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    super("ERR_SITE_CONFIG", 400, "The site configuration was not changed: some values are not valid.", { message: issues.map((i) => `${i.path}: ${i.message}`).join("\n") });
+    this.name = "SiteConfigError";
     this.issues = issues;
   }
 }

@@ -2,6 +2,7 @@
  * Composition: from a validated config, build the TLS material, the upstream, the ordered pipeline
  * and the listeners, and return a handle that stops them all.
  */
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -29,7 +30,8 @@ import { startAdminListener, tcpCheck, type AdminListener } from "./ops/admin-li
 import { createMetrics } from "./ops/metrics.js";
 import { loadServerTls, secureOptions, watchTlsFiles } from "./tls/server-tls.js";
 import { systemClock, type Clock } from "./clock.js";
-import { compileSite, type Site } from "./config/site.js";
+import type { Site } from "./config/site.js";
+import { LiveSite } from "./config/live-site.js";
 import { Accounts } from "./auth/local/accounts.js";
 import { ensureAdmin } from "./auth/local/bootstrap.js";
 import { credentialsStage } from "./auth/credentials.js";
@@ -37,9 +39,15 @@ import { LoginService } from "./auth/login.js";
 import { Directory, directorySettings } from "./ldap/directory.js";
 import { loadLdapTls } from "./ldap/tls.js";
 import { adminRoutes } from "./admin/admin-routes.js";
+import { siteConfigRoutes } from "./admin/site-config-routes.js";
 import { accessStage } from "./policy/access-stage.js";
+import { GuestPrincipal } from "./policy/guest.js";
 import { compileRules } from "./policy/access-rules.js";
-import { csrfStage, websocketOriginStage } from "./policy/csrf.js";
+import { CsrfRefusal, csrfStage, websocketOriginStage } from "./policy/csrf.js";
+import { csrfReporter, type CsrfReporter } from "./policy/csrf-alert.js";
+import { PasswordResets } from "./auth/local/password-reset.js";
+import { createMailer, type Mailer } from "./mail/mailer.js";
+import { passwordResetRoutes } from "./web/password-reset-routes.js";
 import { identityHeaders } from "./proxy/identity.js";
 import { SessionService } from "./sessions/session-service.js";
 import { readCookie } from "./sessions/cookie.js";
@@ -87,18 +95,23 @@ export interface Parts {
   upstream: Upstream;
   listeners: () => Listeners;
   site: () => Site;
+  /** The site-config values in force, with the REST overrides (SPEC §4); `site` is its `current`. */
+  liveSite: LiveSite;
+  guest: GuestPrincipal;
   clock: Clock;
   store: Store;
   accounts: Accounts;
   sessions: SessionService;
   logins: LoginService;
+  resets: PasswordResets;
+  reportCsrf: CsrfReporter;
 }
 
 /** Every stage in the order a request meets them. */
 export function buildStages(config: Config, parts: Parts): Stage[] {
   const prefix = config.paths.prefix;
   const securePort = () => parts.listeners().port("secure");
-  const policy = () => currentPolicy(config);
+  const policy = () => currentPolicy(config, parts.site());
   return [
     securityHeaders(config.tls.hsts),
     gatewayRoutes("healthRoutes", prefix, [healthRoute], false),
@@ -131,12 +144,14 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
           accounts: parts.accounts,
           store: parts.store,
         }),
+        ...passwordResetRoutes({ prefix, resets: parts.resets }),
         ...adminRoutes({ sessions: parts.sessions, accounts: parts.accounts, store: parts.store, site: parts.site }),
+        ...siteConfigRoutes({ live: parts.liveSite }),
       ],
       true,
       securePort,
     ),
-    accessStage({ rules: compileRules(config.access), site: parts.site, prefix }),
+    accessStage({ rules: compileRules(config.access), site: parts.site, prefix, guest: parts.guest }),
     identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
     parts.upstream.stage,
@@ -158,7 +173,7 @@ export function buildUpgradeStages(config: Config, parts: Parts, requestStages: 
       run(x) {
         const { res, scope } = x;
         if (scope.listener !== "insecure") return;
-        const policy = currentPolicy(config);
+        const policy = currentPolicy(config, parts.site());
         const { exposed, done } = handleExposure(parts.routerDeps, x, policy);
         if (policy === "allow" && !exposed) return;
         const answer = () => {
@@ -172,15 +187,18 @@ export function buildUpgradeStages(config: Config, parts: Parts, requestStages: 
     stripClientHeaders(identityHeaderNames(config), true),
     credentials,
     websocketOriginStage(),
-    accessStage({ rules: compileRules(config.access), site: parts.site, prefix: config.paths.prefix }),
+    accessStage({ rules: compileRules(config.access), site: parts.site, prefix: config.paths.prefix, guest: parts.guest }),
     identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
   ];
 }
 
-/** `site.securityChannel` is XNAT's name for the router policy: `any` ⇔ allow (SPEC §4). */
-export function currentPolicy(config: Config): RouterPolicy {
-  if (config.site.securityChannel === "any") return "allow";
+/**
+ * `site.securityChannel` is XNAT's name for the router policy (SPEC §4): `any` ⇔ allow; `https` is the
+ * file's `router.insecure` (redirect when that says allow). It follows live site-config changes.
+ */
+export function currentPolicy(config: Config, site: Site): RouterPolicy {
+  if (site.raw.securityChannel === "any") return "allow";
   return config.router.insecure === "allow" ? "redirect" : config.router.insecure;
 }
 
@@ -195,9 +213,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const material = loadServerTls(config.tls, cwd);
   const directory = openDirectory(config, log, cwd);
   const store = options.store ?? (await openStore(config, log, cwd));
-  const site = compileSite(config.site);
-  const siteNow = () => site;
+  // The site-config values: the config's, then the REST overrides kept in the store (SPEC §3, §4).
+  const liveSite = new LiveSite({ store, base: config.site, clock, log });
+  await liveSite.load();
+  const siteNow = () => liveSite.current();
   const accounts = new Accounts(store, clock);
+  const guest = new GuestPrincipal({ accounts, clock, site: siteNow, log });
   if (options.adminPassword !== false) {
     await ensureAdmin(accounts, log, options.adminPassword, options.print ?? ((line) => console.error(line)));
   }
@@ -212,7 +233,20 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   await sessions.start();
   const logins = new LoginService({ store, accounts, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp, log, directory });
-  const sweepDeps = { store, accounts, site: siteNow, log };
+  const mailer = createMailer(config.mail, path.resolve(cwd, config.store.dataDir), log);
+  const resets = new PasswordResets({
+    store,
+    accounts,
+    clock,
+    mailer,
+    log,
+    site: siteNow,
+    resetUrl: () => `${config.publicUrl ?? `https://localhost:${listeners!.port("secure")}`}${config.paths.prefix}/password/reset`,
+    owner: randomUUID(),
+  });
+  const reportCsrf = csrfReporter({ site: siteNow, store, clock, mailer, adminEmail: config.mail.adminEmail, log });
+  warnAboutMail(config, log, mailer);
+  const sweepDeps = { store, accounts, site: siteNow, log, resets };
   const scheduler = new Scheduler([resetFailedLoginsJob(sweepDeps), inactivityJob(sweepDeps)], store, clock, log);
   if (options.schedule !== false) scheduler.start();
   const access = accessLogFor(log);
@@ -227,7 +261,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const trusted = trustedProxies(config.trustedProxies);
   let listeners: Listeners | undefined;
   const routerDeps: RouterPolicyDeps = {
-    policy: () => currentPolicy(config),
+    policy: () => currentPolicy(config, siteNow()),
     securePort: () => listeners!.port("secure"),
     sessionCookieName: config.session.cookieName,
     // The secret crossed the network in the clear: the session it names ends now (SPEC §5).
@@ -242,13 +276,21 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       }
     },
   };
-  const parts: Parts = { routerDeps, upstream, listeners: () => listeners!, site: siteNow, clock, store, accounts, sessions, logins };
+  const parts: Parts = { routerDeps, upstream, listeners: () => listeners!, site: siteNow, liveSite, guest, clock, store, accounts, sessions, logins, resets, reportCsrf };
   const stages = buildStages(config, parts);
   const upgradeStages = buildUpgradeStages(config, parts, stages);
 
   const scopeFor = (kind: ListenerKind, req: http.IncomingMessage): RequestScope => {
     const { clientIp, forwardedFor } = resolveClientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], trusted);
     return { id: nextRequestId(), startedAt: performance.now(), listener: kind, clientIp, forwardedFor, path: "", forwardPath: "", query: "", route: "", log };
+  };
+
+  /** Every error a request or upgrade meets ends here: CSRF refusals are reported, server faults logged. */
+  const answerFailure = (req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope, err: unknown) => {
+    if (err instanceof CsrfRefusal) reportCsrf(req, scope, err.reason);
+    const gatewayError = toGatewayError(err);
+    if (gatewayError.status >= 500) log.error({ requestId: scope.id, err }, "request failed");
+    sendError(req, res, scope, gatewayError);
   };
 
   const onRequest = (kind: ListenerKind, req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -261,11 +303,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       metrics.observe(scope.route, res.statusCode, seconds);
       logRequest(access, req, res, scope, seconds);
     });
-    const fail = (err: unknown) => {
-      const gatewayError = toGatewayError(err);
-      if (gatewayError.status >= 500) log.error({ requestId: scope.id, err }, "request failed");
-      sendError(req, res, scope, gatewayError);
-    };
+    const fail = (err: unknown) => answerFailure(req, res, scope, err);
     try {
       rejectDuplicateHost(req);
       Object.assign(scope, normaliseTarget(req.url ?? "/"));
@@ -310,7 +348,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         socket.destroy();
       }
     };
-    const fail = (err: unknown) => sendError(req, res, scope, toGatewayError(err));
+    const fail = (err: unknown) => answerFailure(req, res, scope, err);
     try {
       rejectDuplicateHost(req);
       Object.assign(scope, normaliseTarget(req.url ?? "/"));
@@ -385,11 +423,24 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await upstream.close();
       access.flush();
       sessions.stop();
+      liveSite.close();
       scheduler.stop();
+      mailer.close();
       await directory?.close();
       if (!options.store) await store.close();
     },
   };
+}
+
+/** Says at startup where mail goes and which settings will keep it from being useful. */
+function warnAboutMail(config: Config, log: Logger, mailer: Mailer): void {
+  log.info({ mail: mailer.target }, "mail for password resets and alerts goes here");
+  if (config.mail.smtp && config.publicUrl === undefined) {
+    log.warn("publicUrl is not set: mailed reset links will name https://localhost; set publicUrl to the address users reach the gateway at");
+  }
+  if (config.site.csrfEmailAlert && config.mail.adminEmail === undefined) {
+    log.warn("site.csrfEmailAlert is on but mail.adminEmail is not set: no CSRF alert will be mailed");
+  }
 }
 
 /** The LDAP provider when `ldap.url` is set; its trust and key stores are read now, so a bad one stops the start. */

@@ -20,13 +20,15 @@ export interface AdminRouteDeps {
   site: () => Site;
 }
 
-function requireAdmin(x: Exchange): void {
+/** 401 without a signed-in user (the guest is not one), 403 for a user without the `admin` role. */
+export function requireAdmin(x: Exchange): void {
   const p = x.scope.principal;
   if (!p || x.scope.authVia === "guest") throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
   if (!p.roles.includes("admin")) throw new GatewayError("ERR_FORBIDDEN", 403, "Administrators only.");
 }
 
-function requireToken(x: Exchange, site: Site): void {
+/** A change by a session needs the session's CSRF token in `X-CSRF-Token` (SPEC §6.5). */
+export function requireToken(x: Exchange, site: Site): void {
   // Basic-authenticated admin scripts are exempt, as for CSRF in general (SPEC §6.5).
   if (x.scope.authVia !== "session" || !site.enableCsrfToken) return;
   if (!tokenMatches(x.scope.session!.csrfToken, x.req.headers["x-csrf-token"] as string | undefined)) throw csrfRefused();

@@ -196,6 +196,16 @@ function asUrl(protocols: readonly string[]) {
 export const url = (protocols: readonly string[], fallback: string) => field(asUrl(protocols), fallback);
 export const optionalUrl = (protocols: readonly string[]) => optionalField(asUrl(protocols));
 
+/** The address users reach the gateway at (`https://host[:port]`): an origin, nothing after it. */
+export const optionalOrigin = () =>
+  optionalField((raw, ctx): string => {
+    const parsed = asUrl(["https:"])(raw, ctx);
+    if (parsed.pathname !== "/" || parsed.href !== `${parsed.origin}/`) {
+      return fail(ctx, `must be only scheme, host and port such as "https://xnat.example.org", got ${shown(raw)}`);
+    }
+    return parsed.origin;
+  });
+
 /** "host:port", as in `ports.admin: 127.0.0.1:4065`. */
 export const hostPort = (fallback: string) =>
   field((raw, ctx) => {

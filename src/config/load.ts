@@ -7,7 +7,7 @@ import path from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import { type Config, configSchema } from "./schema.js";
+import { type Config, configSchema, type SiteConfig } from "./schema.js";
 import { keyTree, type KeyTree, suggest } from "./keys.js";
 
 export const DEFAULT_CONFIG_PATH = "config/portcullis.yaml";
@@ -73,6 +73,31 @@ export function validate(raw: Tree, env: NodeJS.ProcessEnv = {}, cwd = process.c
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return deepFreeze(result.data!);
+}
+
+const siteSectionSchema = z.strictObject({ site: configSchema.shape.site });
+
+/**
+ * Validates a `site` section on its own, as a REST write does (SPEC §4): the same fields, messages and
+ * cross-field rules as the file, every problem keyed `site.<name>` (unknown names with a "did you mean").
+ * Unlike a file there is no `${env:}` / `${file:}` substitution: a value that came over the network
+ * must not read the gateway's environment or files.
+ */
+export function validateSite(raw: Tree): { ok: true; site: SiteConfig } | { ok: false; issues: ConfigIssue[] } {
+  const tree = keyTree(configSchema);
+  const input = { site: raw };
+  const result = siteSectionSchema.safeParse(input);
+  if (result.success) {
+    const issues = siteIssues(result.data.site);
+    return issues.length > 0 ? { ok: false, issues } : { ok: true, site: deepFreeze(result.data.site) };
+  }
+  const issues = result.error.issues.flatMap((issue) => toConfigIssues(issue, tree));
+  const rest = siteSectionSchema.safeParse(withoutPaths(input, result.error.issues.flatMap((i) => (i.code === "unrecognized_keys" ? i.keys.map((k) => [...i.path, k]) : [i.path]))));
+  if (rest.success) {
+    const reported = new Set(issues.map((i) => i.path));
+    issues.push(...siteIssues(rest.data.site).filter((i) => !reported.has(i.path)));
+  }
+  return { ok: false, issues };
 }
 
 /** A copy of `tree` with the values at `paths` removed (so defaults take their place). */
@@ -201,9 +226,7 @@ function crossFieldIssues(config: Config): ConfigIssue[] {
   if (config.workers > 1 && !config.store.redis) {
     issues.push({ path: "workers", message: "more than 1 worker needs store.redis (the embedded store is single-process)" });
   }
-  if (config.site.passwordExpirationType === "date" && !config.site.passwordExpirationDate) {
-    issues.push({ path: "site.passwordExpirationDate", message: 'must be set when passwordExpirationType is "date"' });
-  }
+  issues.push(...siteIssues(config.site));
   if (config.tls.keyStorePassword !== undefined && config.tls.keyStore === undefined) {
     issues.push({ path: "tls.keyStorePassword", message: "is set but tls.keyStore is not; set tls.keyStore or remove the password" });
   }
@@ -211,6 +234,15 @@ function crossFieldIssues(config: Config): ConfigIssue[] {
     issues.push({ path: "upstream.ca", message: "is only used with an https:// upstream.url" });
   }
   issues.push(...ldapIssues(config));
+  return issues;
+}
+
+/** Site properties that parse one by one but not together (checked for the file and for REST writes). */
+function siteIssues(site: SiteConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (site.passwordExpirationType === "date" && !site.passwordExpirationDate) {
+    issues.push({ path: "site.passwordExpirationDate", message: 'must be set when passwordExpirationType is "date"' });
+  }
   return issues;
 }
 

@@ -15,6 +15,7 @@ import {
   list,
   oneOf,
   optionalDate,
+  optionalOrigin,
   optionalOneOf,
   optionalRegex,
   optionalText,
@@ -183,6 +184,8 @@ export const configSchema = z.strictObject({
   paths: section({
     prefix: pathPrefix("/gateway"),
   }),
+  /** Not in SPEC §3: the address users reach the gateway at, used in mailed links (never the request's Host). */
+  publicUrl: optionalOrigin(),
   mail: section({
     smtp: optionalUrl(["smtp:", "smtps:"]),
     from: optionalText(),

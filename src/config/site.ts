@@ -9,6 +9,7 @@ import type { SiteConfig } from "./schema.js";
 export interface Site {
   readonly raw: SiteConfig;
   readonly requireLogin: boolean;
+  readonly refreshGuestFrequencyMs: number;
   readonly sessionTimeoutMs: number;
   readonly sessionTimeoutMessage: string;
   readonly concurrentMaxSessions: number;
@@ -39,6 +40,7 @@ export function compileSite(raw: SiteConfig): Site {
   const site: Site = {
     raw,
     requireLogin: raw.requireLogin,
+    refreshGuestFrequencyMs: parseInterval(raw.refreshGuestFrequency),
     sessionTimeoutMs: parseInterval(raw.sessionTimeout),
     sessionTimeoutMessage: raw.sessionTimeoutMessage,
     concurrentMaxSessions: raw.concurrentMaxSessions,

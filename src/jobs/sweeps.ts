@@ -3,6 +3,7 @@
  * end on time whatever the schedule (SPEC §12).
  */
 import type { Accounts } from "../auth/local/accounts.js";
+import type { PasswordResets } from "../auth/local/password-reset.js";
 import type { Site } from "../config/site.js";
 import { audit, type Logger } from "../log/logger.js";
 import type { Store } from "../store/store.js";
@@ -13,9 +14,10 @@ export interface SweepDeps {
   accounts: Accounts;
   site: () => Site;
   log: Logger;
+  resets: PasswordResets;
 }
 
-/** `resetFailedLoginsSchedule`: clears the counters of accounts whose lock has ended; prunes sessions. */
+/** `resetFailedLoginsSchedule`: clears the counters of accounts whose lock has ended; prunes sessions and spent reset links. */
 export function resetFailedLoginsJob(d: SweepDeps): Job {
   return {
     name: "resetFailedLogins",
@@ -31,6 +33,7 @@ export function resetFailedLoginsJob(d: SweepDeps): Job {
         }
       }
       await d.store.prune(now);
+      await d.resets.prune(now);
       if (cleared > 0) d.log.info({ job: "resetFailedLogins", cleared }, "cleared ended locks");
     },
   };

@@ -9,11 +9,13 @@ import type { Site } from "../config/site.js";
 import { GatewayError } from "../errors.js";
 import { redirect, sendError } from "../pipeline/respond.js";
 import type { RequestScope } from "../pipeline/scope.js";
-import type { Exchange, Stage } from "../pipeline/stage.js";
-import { allowedBy, type AccessRules } from "./access-rules.js";
+import type { Exchange, Stage, StageResult } from "../pipeline/stage.js";
+import type { Principal } from "../sessions/session-service.js";
+import { allowedBy, type AccessRules, type Decision } from "./access-rules.js";
 import { wantsChallenge } from "./browser.js";
+import type { GuestPrincipal } from "./guest.js";
 
-export const GUEST = Object.freeze({ user: "guest", roles: ["guest"], provider: "guest" });
+export { GUEST } from "./guest.js";
 
 const storeDown = () => new GatewayError("ERR_STORE_UNAVAILABLE", 503, "Sign-in is unavailable for a moment; please try again shortly.");
 const forbidden = () => new GatewayError("ERR_FORBIDDEN", 403, "You do not have access to this page.");
@@ -23,6 +25,8 @@ export interface AccessDeps {
   rules: AccessRules;
   site: () => Site;
   prefix: string;
+  /** Who an unauthenticated request is when `requireLogin` is false. */
+  guest: Pick<GuestPrincipal, "get">;
 }
 
 /** The login page URL for a browser, with where to come back to and, after a timeout, when it happened. */
@@ -52,29 +56,40 @@ export function accessStage(deps: AccessDeps): Stage {
 
       const site = deps.site();
       if (!scope.principal && !site.requireLogin && !scope.storeDown && !scope.basicFailed && decision.policy === "authenticated") {
-        scope.principal = { ...GUEST, roles: [...GUEST.roles] };
-        scope.authVia = "guest";
+        const asGuest = (guest: Readonly<Principal>) => {
+          scope.principal = { ...guest, roles: [...guest.roles] };
+          scope.authVia = "guest";
+          return judge(x, site, decision, deps.prefix);
+        };
+        const guest = deps.guest.get();
+        return guest instanceof Promise ? guest.then(asGuest) : asGuest(guest);
       }
-      if (!scope.principal) {
-        if (scope.storeDown) {
-          sendError(req, res, scope, storeDown());
-          return "done";
-        }
-        if (scope.basicFailed || wantsChallenge(req, scope.path, site)) return challenge(req, x);
-        if (scope.expiredAt !== undefined && !isBrowserNavigation(req)) return challenge(req, x);
-        redirect(res, req.method === "GET" || req.method === "HEAD" ? 302 : 303, loginUrl(deps.prefix, scope, scope.expiredAt));
-        return "done";
-      }
-      if (decision.policy === "admin" && !scope.principal.roles.includes("admin")) {
-        sendError(req, res, scope, forbidden());
-        return "done";
-      }
-      if (!allowedBy(decision.who, scope.principal)) {
-        sendError(req, res, scope, forbidden());
-        return "done";
-      }
+      return judge(x, site, decision, deps.prefix);
     },
   };
+}
+
+/** The answer for a request whose principal (or lack of one) is known. */
+function judge(x: Exchange, site: Site, decision: Decision, prefix: string): StageResult {
+  const { req, res, scope } = x;
+  if (!scope.principal) {
+    if (scope.storeDown) {
+      sendError(req, res, scope, storeDown());
+      return "done";
+    }
+    if (scope.basicFailed || wantsChallenge(req, scope.path, site)) return challenge(req, x);
+    if (scope.expiredAt !== undefined && !isBrowserNavigation(req)) return challenge(req, x);
+    redirect(res, req.method === "GET" || req.method === "HEAD" ? 302 : 303, loginUrl(prefix, scope, scope.expiredAt));
+    return "done";
+  }
+  if (decision.policy === "admin" && !scope.principal.roles.includes("admin")) {
+    sendError(req, res, scope, forbidden());
+    return "done";
+  }
+  if (!allowedBy(decision.who, scope.principal)) {
+    sendError(req, res, scope, forbidden());
+    return "done";
+  }
 }
 
 /** A browser asking for a page (not an API or XHR call): such clients are sent to the login page. */

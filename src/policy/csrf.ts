@@ -8,14 +8,26 @@ import { timingSafeEqual } from "node:crypto";
 import type http from "node:http";
 import type { Site } from "../config/site.js";
 import { GatewayError } from "../errors.js";
-import { audit } from "../log/logger.js";
-import { sendError } from "../pipeline/respond.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import type { Stage } from "../pipeline/stage.js";
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
-export const csrfRefused = () => new GatewayError("ERR_CSRF", 403, "This request did not come from this site and was refused.");
+/** Why a request was refused: a foreign origin, a missing or wrong token, a cross-site login or WebSocket. */
+export type CsrfReason = "origin" | "token" | "login" | "websocket";
+
+/**
+ * A refusal, thrown wherever it is found; the pipeline's error path audits it and raises the alert
+ * (./csrf-alert.ts), so every refusal is reported the same way.
+ */
+export class CsrfRefusal extends GatewayError {
+  constructor(readonly reason: CsrfReason) {
+    super("ERR_CSRF", 403, "This request did not come from this site and was refused.");
+    this.name = "CsrfRefusal";
+  }
+}
+
+export const csrfRefused = (reason: CsrfReason = "token"): CsrfRefusal => new CsrfRefusal(reason);
 
 /** The origin the client used to reach us: scheme of the listener, host from the Host header. */
 export function ownOrigin(req: http.IncomingMessage, scope: RequestScope): string {
@@ -38,25 +50,15 @@ export function tokenMatches(expected: string, given: string | undefined): boole
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export interface CsrfDeps {
-  site: () => Site;
-  /** Mails the admin about a refusal (at most once a minute); absent until mail lands. */
-  alert?: (details: Record<string, unknown>) => void;
-}
-
-export function csrfStage(deps: CsrfDeps): Stage {
+export function csrfStage(deps: { site: () => Site }): Stage {
   return {
     name: "csrf",
-    run({ req, res, scope }) {
+    run({ req, scope }) {
       if (scope.authVia !== "session" || SAFE.has(req.method ?? "GET")) return;
       if (!deps.site().enableCsrfToken) return;
       if (isSameOrigin(req, scope)) return;
-      const details = { user: scope.principal?.user, path: scope.path, origin: req.headers.origin, fetchSite: req.headers["sec-fetch-site"], ip: scope.clientIp, requestId: scope.id };
-      audit(scope.log, "csrf.refused", details);
-      if (deps.site().csrfEmailAlert) deps.alert?.(details);
       scope.route = "csrf:refused";
-      sendError(req, res, scope, csrfRefused());
-      return "done";
+      throw csrfRefused("origin");
     },
   };
 }
@@ -68,11 +70,9 @@ export function csrfStage(deps: CsrfDeps): Stage {
 export function websocketOriginStage(): Stage {
   return {
     name: "websocketOrigin",
-    run({ req, res, scope }) {
+    run({ req, scope }) {
       if (scope.authVia !== "session" || isSameOrigin(req, scope)) return;
-      audit(scope.log, "csrf.refused", { user: scope.principal?.user, path: scope.path, origin: req.headers.origin, websocket: true, ip: scope.clientIp, requestId: scope.id });
-      sendError(req, res, scope, csrfRefused());
-      return "done";
+      throw csrfRefused("websocket");
     },
   };
 }

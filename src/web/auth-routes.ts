@@ -60,10 +60,7 @@ function requireSession(x: Exchange): SessionRecord {
 function requireToken(x: Exchange, fields: Fields, session: SessionRecord, site: Site): void {
   if (!site.enableCsrfToken) return;
   const given = (x.req.headers["x-csrf-token"] as string | undefined) ?? fields.csrfToken;
-  if (!tokenMatches(session.csrfToken, given)) {
-    audit(x.scope.log, "csrf.refused", { user: session.user, path: x.scope.path, reason: "token", ip: x.scope.clientIp, requestId: x.scope.id });
-    throw csrfRefused();
-  }
+  if (!tokenMatches(session.csrfToken, given)) throw csrfRefused("token");
 }
 
 function isForm(req: http.IncomingMessage): boolean {
@@ -112,6 +109,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         const returnTo = safeReturnTo(url.searchParams.get("returnTo"));
         const timeout = Number(url.searchParams.get("timeout"));
         if (Number.isFinite(timeout) && timeout > 0) return renderLogin(x, 200, returnTo, timeoutMessage(timeout), "info");
+        if (url.searchParams.get("changed") === "1") return renderLogin(x, 200, returnTo, "Your password has been changed. Sign in with the new one.", "info");
         return renderLogin(x, 200, returnTo);
       },
     },
@@ -124,10 +122,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         const json = isJsonRequest(x.req) || wantsJson(x.req);
         const { scope } = x;
         // Login CSRF: a cross-site form must not sign the browser in as someone else.
-        if (!isSameOrigin(x.req, scope)) {
-          audit(scope.log, "csrf.refused", { path: scope.path, origin: x.req.headers.origin, reason: "login", ip: scope.clientIp, requestId: scope.id });
-          throw csrfRefused();
-        }
+        if (!isSameOrigin(x.req, scope)) throw csrfRefused("login");
         const fields = await readBody(x.req);
         const username = (fields.username ?? "").trim();
         const password = fields.password ?? "";
@@ -259,7 +254,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         await d.accounts.setPasswordHash(account.name, await hashPassword(next));
         audit(x.scope.log, "password.changed", { user: username, ip: x.scope.clientIp, requestId: x.scope.id });
         if (!json) {
-          redirect(x.res, 303, `${d.prefix}/login?returnTo=${encodeURIComponent(returnTo)}`);
+          redirect(x.res, 303, `${d.prefix}/login?changed=1&returnTo=${encodeURIComponent(returnTo)}`);
           return "done";
         }
         return answer(200, "", "Password changed.");

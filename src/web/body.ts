@@ -6,7 +6,31 @@ const LIMIT = 16 * 1024;
 
 export type Fields = Record<string, string>;
 
-export function readBody(req: http.IncomingMessage): Promise<Fields> {
+export async function readBody(req: http.IncomingMessage): Promise<Fields> {
+  const text = await readText(req);
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  try {
+    return parseFields(text, type);
+  } catch {
+    throw new GatewayError("ERR_BAD_REQUEST", 400, "The request body is not valid JSON or form data.");
+  }
+}
+
+/**
+ * A JSON body as parsed, with its types kept (readBody flattens to strings and drops lists and maps,
+ * which suits forms but not a JSON API that must report a value of the wrong type).
+ */
+export async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const text = await readText(req);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new GatewayError("ERR_BAD_REQUEST", 400, "The request body is not valid JSON.");
+  }
+}
+
+/** The body as UTF-8 text, refused with 413 beyond LIMIT (declared or counted). */
+function readText(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > LIMIT) {
@@ -26,15 +50,7 @@ export function readBody(req: http.IncomingMessage): Promise<Fields> {
       chunks.push(c);
     });
     req.on("error", () => reject(new GatewayError("ERR_BAD_REQUEST", 400, "The request body could not be read.")));
-    req.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-      try {
-        resolve(parseFields(text, type));
-      } catch {
-        reject(new GatewayError("ERR_BAD_REQUEST", 400, "The request body is not valid JSON or form data."));
-      }
-    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
   });
 }
 

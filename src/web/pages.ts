@@ -21,6 +21,10 @@ function layout(title: string, body: string): string {
     `<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>\n`;
 }
 
+function messageBox(html: string | undefined, kind: "error" | "info" = "error"): string {
+  return html ? `<div class="message ${kind}" role="alert">${html}</div>` : "";
+}
+
 export interface LoginPage {
   /** `paths.prefix`, where the form posts. */
   prefix: string;
@@ -38,7 +42,7 @@ export interface LoginPage {
 const PROVIDER_LABELS: Record<string, string> = { local: "Local account", ldap: "Directory (LDAP)" };
 
 export function loginPage(p: LoginPage): string {
-  const message = p.messageHtml ? `<div class="message ${p.messageKind ?? "error"}" role="alert">${p.messageHtml}</div>` : "";
+  const message = messageBox(p.messageHtml, p.messageKind);
   const provider =
     p.providers.length > 1
       ? `<label for="provider">Account type</label><select id="provider" name="provider"><option value="">Automatic</option>${p.providers.map((x) => `<option value="${escapeHtml(x)}">${escapeHtml(PROVIDER_LABELS[x] ?? x)}</option>`).join("")}</select>`
@@ -53,8 +57,47 @@ export function loginPage(p: LoginPage): string {
       `<label for="username">User name</label><input id="username" type="text" name="username" autocomplete="username" required autofocus value="${escapeHtml(p.username ?? "")}">` +
       `<label for="password">Password</label><input id="password" type="password" name="password" autocomplete="current-password" required>` +
       `${provider}${encrypt}<button type="submit">Sign in</button></form>` +
-      `<footer>Protected by portcullis</footer>`,
+      `<footer><a href="${escapeHtml(p.prefix)}/password/forgot">Forgot your password?</a><br>Protected by portcullis</footer>`,
   );
+}
+
+export interface ForgotPage {
+  prefix: string;
+  /** Set after a request: the same text whether or not the account exists. */
+  messageHtml?: string;
+}
+
+export function forgotPage(p: ForgotPage): string {
+  return layout(
+    "Forgot password",
+    `<h1>Forgot your password?</h1>${messageBox(p.messageHtml, "info")}` +
+      `<p>Give your user name. If the account has an email address, a link to choose a new password is mailed to it.</p>` +
+      `<form method="post" action="${escapeHtml(p.prefix)}/password/forgot">` +
+      `<label for="username">User name</label><input id="username" type="text" name="username" autocomplete="username" required autofocus>` +
+      `<button type="submit">Send the link</button></form>` +
+      `<footer><a href="${escapeHtml(p.prefix)}/login">Back to sign in</a></footer>`,
+  );
+}
+
+export interface ResetPage {
+  prefix: string;
+  /** The link's token, sent back with the form; absent when the link is no longer valid. */
+  token?: string;
+  user?: string;
+  messageHtml?: string;
+}
+
+export function resetPage(p: ResetPage): string {
+  const form =
+    p.token === undefined
+      ? `<footer><a href="${escapeHtml(p.prefix)}/password/forgot">Ask for a new link</a></footer>`
+      : `<form method="post" action="${escapeHtml(p.prefix)}/password/reset">` +
+        `<input type="hidden" name="token" value="${escapeHtml(p.token)}">` +
+        (p.user ? `<input type="hidden" name="username" autocomplete="username" value="${escapeHtml(p.user)}">` : "") +
+        `<label for="newPassword">New password</label><input id="newPassword" type="password" name="newPassword" autocomplete="new-password" required autofocus>` +
+        `<label for="confirm">New password again</label><input id="confirm" type="password" name="confirmPassword" autocomplete="new-password" required>` +
+        `<button type="submit">Set the new password</button></form>`;
+  return layout("Reset password", `<h1>Choose a new password${p.user ? ` for ${escapeHtml(p.user)}` : ""}</h1>${messageBox(p.messageHtml)}${form}`);
 }
 
 export interface PasswordPage {
@@ -66,7 +109,7 @@ export interface PasswordPage {
 }
 
 export function passwordPage(p: PasswordPage): string {
-  const message = p.messageHtml ? `<div class="message ${p.messageKind ?? "error"}" role="alert">${p.messageHtml}</div>` : "";
+  const message = messageBox(p.messageHtml, p.messageKind);
   return layout(
     "Change password",
     `<h1>Choose a new password</h1>${message}<form method="post" action="${escapeHtml(p.prefix)}/password">` +

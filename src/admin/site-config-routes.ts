@@ -1,0 +1,108 @@
+/**
+ * The site-config REST API (SPEC §4), at XNAT's paths under the gateway prefix:
+ * `GET /xapi/siteConfig/values/{name}` (or `{a,b,c}` for a map) — the public properties for anyone,
+ * the others for admins; `GET /xapi/siteConfig` — every value, admins; `POST /xapi/siteConfig` — a JSON
+ * map of changes, admins with the CSRF token, validated as a whole before anything is stored. TLS only.
+ */
+import { isSiteKey, type LiveSite, type SiteChange } from "../config/live-site.js";
+import { suggest } from "../config/keys.js";
+import { publicSiteKeys, type SiteConfig, type SiteKey, siteKeys } from "../config/schema.js";
+import { GatewayError, SiteConfigError } from "../errors.js";
+import { audit } from "../log/logger.js";
+import { sendJson } from "../pipeline/respond.js";
+import type { Exchange } from "../pipeline/stage.js";
+import { StoreUnavailableError } from "../store/store.js";
+import { isJsonRequest, readJson } from "../web/body.js";
+import { requireAdmin, requireToken } from "./admin-routes.js";
+import type { GatewayRoute } from "./gateway-routes.js";
+
+export interface SiteConfigRouteDeps {
+  live: LiveSite;
+}
+
+const PUBLIC = new Set<SiteKey>(publicSiteKeys);
+
+/** A value as JSON: an unset optional property (passwordExpirationDate) is null. */
+const shown = (values: SiteConfig, name: SiteKey): unknown => values[name] ?? null;
+
+const valuesOf = (values: SiteConfig, names: readonly SiteKey[]) => Object.fromEntries(names.map((n) => [n, shown(values, n)]));
+
+/**
+ * Admins only. A request whose credential could not be checked because the store is down is answered
+ * 503 (as everywhere else), not 401: the client did nothing wrong.
+ */
+function requireAdminHere(x: Exchange): void {
+  if (!x.scope.principal && x.scope.storeDown) throw new StoreUnavailableError();
+  requireAdmin(x);
+}
+
+/** `{a,b,c}` → a, b, c (a map is answered); anything else is one name (its value is answered). */
+function requestedNames(param: string): { names: string[]; map: boolean } {
+  const m = /^\{(.*)\}$/s.exec(param);
+  if (!m) return { names: [param], map: false };
+  return { names: [...new Set(m[1]!.split(",").map((s) => s.trim()).filter(Boolean))], map: true };
+}
+
+function unknownProperty(name: string): GatewayError {
+  const hint = suggest(name, siteKeys);
+  return new GatewayError("ERR_NOT_FOUND", 404, `There is no site-config property ${JSON.stringify(name.slice(0, 100))}${hint ? `; did you mean "${hint}"?` : "."}`);
+}
+
+export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
+  return [
+    {
+      method: "GET",
+      path: "/xapi/siteConfig/values/{name}",
+      name: "site-config-values",
+      tlsOnly: true,
+      handler(x, params): "done" {
+        const { names, map } = requestedNames(params.name!);
+        const unknown = names.find((n) => !isSiteKey(n));
+        if (unknown !== undefined) throw unknownProperty(unknown);
+        if (names.length === 0) throw new GatewayError("ERR_NOT_FOUND", 404, "Name at least one site-config property.");
+        const wanted = names as SiteKey[];
+        // The public properties are what a login page needs, so they are readable without signing in.
+        if (!wanted.every((n) => PUBLIC.has(n))) requireAdminHere(x);
+        const values = d.live.values();
+        sendJson(x.res, 200, map ? valuesOf(values, wanted) : shown(values, wanted[0]!));
+        return "done";
+      },
+    },
+    {
+      method: ["GET", "POST"],
+      path: "/xapi/siteConfig",
+      name: "site-config",
+      tlsOnly: true,
+      async handler(x): Promise<"done"> {
+        requireAdminHere(x);
+        if (x.req.method !== "POST") {
+          sendJson(x.res, 200, valuesOf(d.live.values(), siteKeys));
+          return "done";
+        }
+        requireToken(x, d.live.current());
+        if (!isJsonRequest(x.req)) throw new GatewayError("ERR_BAD_REQUEST", 415, "Send the changes as a JSON map (Content-Type: application/json).");
+        const body = await readJson(x.req);
+        if (body === null || typeof body !== "object" || Array.isArray(body)) {
+          throw new GatewayError("ERR_BAD_REQUEST", 400, 'Send a JSON map of property names to values, such as {"maxFailedLogins": 3}.');
+        }
+        const user = x.scope.principal!.user;
+        let changes: Record<string, SiteChange>;
+        try {
+          changes = await d.live.apply(body as Record<string, unknown>, user);
+        } catch (err) {
+          if (!(err instanceof SiteConfigError)) throw err;
+          sendJson(x.res, 400, {
+            error: err.code,
+            message: err.publicMessage,
+            problems: err.issues.map((i) => ({ key: i.path, message: i.message })),
+            requestId: x.scope.id,
+          });
+          return "done";
+        }
+        if (Object.keys(changes).length > 0) audit(x.scope.log, "site-config.changed", { user, changes, ip: x.scope.clientIp, requestId: x.scope.id });
+        sendJson(x.res, 200, Object.fromEntries(Object.entries(changes).map(([name, c]) => [name, c.to])));
+        return "done";
+      },
+    },
+  ];
+}
