@@ -18,7 +18,13 @@ import { createCa, issueCertificate } from "../src/tls/dev-ca.js";
 import { sessionMemory } from "./session-memory.js";
 import { measureLdapLogins, startBenchDirectory, type BenchDirectory } from "./ldap-logins.js";
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+/** Seconds of one measured run. */
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+/**
+ * Each proxy row is measured this many times, the rows taking turns, and the median is reported: the
+ * machine is shared, and a neighbour's burst during one row's single run moved ratios by ±30%.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 50;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-bench-"));
@@ -28,7 +34,10 @@ let directory: BenchDirectory | undefined;
 interface Row {
   name: string;
   url: string;
+  /** The median of the rounds. */
   requestsPerSec: number;
+  /** Requests per second of each round. */
+  rounds: number[];
   p50: number;
   p99: number;
   errors: number;
@@ -115,20 +124,40 @@ async function measureLogins(base: string): Promise<{ perSec: number; p50: numbe
   return { perSec: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx };
 }
 
-async function measure(name: string, url: string, pid?: number, headers?: Record<string, string>): Promise<Row> {
-  // A short warm-up so JIT and connection pools are in their steady state.
-  await autocannon({ url, connections: CONNECTIONS, duration: 2, headers });
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, pipelining: 1, headers });
-  return {
-    name,
-    url,
-    requestsPerSec: Math.round(result.requests.average),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    rssMb: peakRssMb(pid),
-  };
+interface Target {
+  name: string;
+  url: string;
+  pid?: number;
+  headers?: Record<string, string>;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Measures every target ROUNDS times, taking turns, after a short warm-up of each (JIT, pools). */
+async function measureRounds(targets: Target[]): Promise<Row[]> {
+  for (const t of targets) await autocannon({ url: t.url, connections: CONNECTIONS, duration: 2, headers: t.headers });
+  const results = targets.map(() => [] as autocannon.Result[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, t] of targets.entries()) {
+      const r = await autocannon({ url: t.url, connections: CONNECTIONS, duration: DURATION, pipelining: 1, headers: t.headers });
+      results[i]!.push(r);
+      console.log(`round ${round + 1}/${ROUNDS} ${t.name}: ${Math.round(r.requests.average)} req/s`);
+    }
+  }
+  return targets.map((t, i) => {
+    const runs = results[i]!;
+    return {
+      name: t.name,
+      url: t.url,
+      requestsPerSec: Math.round(median(runs.map((r) => r.requests.average))),
+      rounds: runs.map((r) => Math.round(r.requests.average)),
+      p50: median(runs.map((r) => r.latency.p50)),
+      p99: median(runs.map((r) => r.latency.p99)),
+      errors: runs.reduce((n, r) => n + r.errors + r.timeouts, 0),
+      non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+      rssMb: peakRssMb(t.pid),
+    };
+  });
 }
 
 function nginxAvailable(): string | null {
@@ -190,14 +219,12 @@ async function main(): Promise<void> {
   const base = `https://127.0.0.1:${secure}`;
   const cookie = await login(base);
 
-  const rows: Row[] = [];
-  rows.push(await measure("upstream direct (http)", `http://127.0.0.1:${upstreamPort}/`, upstream.pid));
-  rows.push(await measure("portcullis bypass route", `${base}/public/x`, gateway.pid));
-  rows.push(await measure("portcullis session cookie", `${base}/app`, gateway.pid, { cookie }));
-  rows.push(await measure("portcullis Basic user:password", `${base}/app`, gateway.pid, { authorization: `Basic ${Buffer.from(`admin:${BENCH_PASSWORD}`).toString("base64")}` }));
-  const logins = await measureLogins(base);
-  const ldapLogins = await measureLdapLogins(base, gateway.pid!, directory, Math.max(5, Math.floor(DURATION / 2)));
-
+  const targets: Target[] = [
+    { name: "upstream direct (http)", url: `http://127.0.0.1:${upstreamPort}/`, pid: upstream.pid },
+    { name: "portcullis bypass route", url: `${base}/public/x`, pid: gateway.pid },
+    { name: "portcullis session cookie", url: `${base}/app`, pid: gateway.pid, headers: { cookie } },
+    { name: "portcullis Basic user:password", url: `${base}/app`, pid: gateway.pid, headers: { authorization: `Basic ${Buffer.from(`admin:${BENCH_PASSWORD}`).toString("base64")}` } },
+  ];
   const nginx = nginxAvailable();
   if (nginx) {
     const nginxPort = await freePort();
@@ -236,10 +263,14 @@ http {
     );
     const n = start(nginx, ["-c", conf, "-p", work], "nginx");
     await waitForPort(nginxPort);
-    rows.push(await measure("nginx TLS proxy", `https://127.0.0.1:${nginxPort}/`, n.pid));
+    targets.push({ name: "nginx TLS proxy", url: `https://127.0.0.1:${nginxPort}/`, pid: n.pid });
   } else {
     console.log("nginx is not on the PATH: the nginx comparison is skipped (apt-get install nginx to include it)");
   }
+
+  const rows = await measureRounds(targets);
+  const logins = await measureLogins(base);
+  const ldapLogins = await measureLdapLogins(base, gateway.pid!, directory, Math.max(5, Math.floor(DURATION / 2)));
 
   const direct = rows[0]!;
   const nginxRow = rows.find((r) => r.name.startsWith("nginx"));
@@ -287,7 +318,7 @@ http {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(
     out,
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, durationSec: DURATION, connections: CONNECTIONS, rows, logins, ldapLogins, memory, verdict }, null, 2),
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, durationSec: DURATION, rounds: ROUNDS, connections: CONNECTIONS, rows, logins, ldapLogins, memory, verdict }, null, 2),
   );
   console.log(`written ${path.relative(root, out)}`);
 }
