@@ -11,6 +11,7 @@ import { sendJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
 import type { SessionService } from "../sessions/session-service.js";
 import type { SessionRecord, Store } from "../store/store.js";
+import { queryOf } from "../web/body.js";
 import type { GatewayRoute } from "./gateway-routes.js";
 
 export interface AdminRouteDeps {
@@ -70,7 +71,7 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
       tlsOnly: true,
       async handler(x): Promise<"done"> {
         requireAdmin(x);
-        const user = new URL(x.scope.forwardPath + x.scope.query, "https://gateway.invalid").searchParams.get("user");
+        const user = queryOf(x.scope).get("user");
         const users = user ? [user] : (await d.accounts.list()).map((u) => u.name);
         const sessions = (await Promise.all(users.map((u) => d.sessions.list(u)))).flat();
         sendJson(x.res, 200, { sessions: sessions.map(view) });

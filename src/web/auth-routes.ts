@@ -3,7 +3,6 @@
  * JSON clients get JSON. Every failed login answers 401 with `uiLoginFailureMessage`, whatever the
  * reason; the reason is audited.
  */
-import type http from "node:http";
 import type { Clock } from "../clock.js";
 import type { RouterPolicy } from "../config/schema.js";
 import type { Site } from "../config/site.js";
@@ -15,12 +14,12 @@ import type { GatewayRoute } from "../admin/gateway-routes.js";
 import { GatewayError } from "../errors.js";
 import { audit } from "../log/logger.js";
 import { csrfRefused, isSameOrigin, tokenMatches } from "../policy/csrf.js";
-import { escapeHtml, redirect, sendHtml, sendJson, wantsJson } from "../pipeline/respond.js";
+import { escapeHtml, redirect, sendHtml, sendJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
 import { clearedCookie, sessionCookie } from "../sessions/cookie.js";
 import type { SessionService } from "../sessions/session-service.js";
 import type { SessionRecord, Store } from "../store/store.js";
-import { type Fields, isJsonRequest, readBody } from "./body.js";
+import { answersJson, type Fields, queryOf, readBody } from "./body.js";
 import { loginPage, passwordPage } from "./pages.js";
 import { safeReturnTo } from "./return-to.js";
 
@@ -63,10 +62,6 @@ function requireToken(x: Exchange, fields: Fields, session: SessionRecord, site:
   if (!tokenMatches(session.csrfToken, given)) throw csrfRefused("token");
 }
 
-function isForm(req: http.IncomingMessage): boolean {
-  return !isJsonRequest(req) && !wantsJson(req);
-}
-
 export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
   const timeoutMessage = (at: number) => escapeHtml(d.site().sessionTimeoutMessage.replace(/TIMEOUT_TIME/g, new Date(at).toUTCString()));
   const cookieSecure = (encrypted: boolean) => d.policy() !== "allow" || encrypted;
@@ -93,7 +88,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
   /** After logout: the cookie is cleared; forms go to the login page, JSON clients get `body`. */
   const signedOut = (x: Exchange, body: Record<string, unknown>): "done" => {
     x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
-    if (isForm(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
+    if (!answersJson(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
     else sendJson(x.res, 200, body);
     return "done";
   };
@@ -105,11 +100,11 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       name: "login-page",
       tlsOnly: true,
       handler(x): "done" {
-        const url = new URL(x.scope.forwardPath + x.scope.query, "https://gateway.invalid");
-        const returnTo = safeReturnTo(url.searchParams.get("returnTo"));
-        const timeout = Number(url.searchParams.get("timeout"));
+        const query = queryOf(x.scope);
+        const returnTo = safeReturnTo(query.get("returnTo"));
+        const timeout = Number(query.get("timeout"));
         if (Number.isFinite(timeout) && timeout > 0) return renderLogin(x, 200, returnTo, timeoutMessage(timeout), "info");
-        if (url.searchParams.get("changed") === "1") return renderLogin(x, 200, returnTo, "Your password has been changed. Sign in with the new one.", "info");
+        if (query.get("changed") === "1") return renderLogin(x, 200, returnTo, "Your password has been changed. Sign in with the new one.", "info");
         return renderLogin(x, 200, returnTo);
       },
     },
@@ -119,7 +114,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       name: "login",
       tlsOnly: true,
       async handler(x): Promise<"done"> {
-        const json = isJsonRequest(x.req) || wantsJson(x.req);
+        const json = answersJson(x.req);
         const { scope } = x;
         // Login CSRF: a cross-site form must not sign the browser in as someone else.
         if (!isSameOrigin(x.req, scope)) throw csrfRefused("login");
@@ -218,8 +213,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       name: "password-page",
       tlsOnly: true,
       handler(x): "done" {
-        const url = new URL(x.scope.forwardPath + x.scope.query, "https://gateway.invalid");
-        sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: x.scope.principal?.user ?? "", returnTo: safeReturnTo(url.searchParams.get("returnTo")) }));
+        sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: x.scope.principal?.user ?? "", returnTo: safeReturnTo(queryOf(x.scope).get("returnTo")) }));
         return "done";
       },
     },
@@ -229,7 +223,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       name: "password-change",
       tlsOnly: true,
       async handler(x): Promise<"done"> {
-        const json = isJsonRequest(x.req) || wantsJson(x.req);
+        const json = answersJson(x.req);
         const fields = await readBody(x.req);
         const username = (fields.username ?? x.scope.principal?.user ?? "").trim();
         const returnTo = safeReturnTo(fields.returnTo);

@@ -1,6 +1,8 @@
 /** Reads the small bodies of the gateway's own forms and JSON routes: bounded, typed, never thrown at. */
 import type http from "node:http";
 import { GatewayError } from "../errors.js";
+import { wantsJson } from "../pipeline/respond.js";
+import type { RequestScope } from "../pipeline/scope.js";
 
 const LIMIT = 16 * 1024;
 
@@ -73,4 +75,14 @@ function parseFields(text: string, type: string): Fields {
 
 export function isJsonRequest(req: http.IncomingMessage): boolean {
   return (req.headers["content-type"] ?? "").toLowerCase().startsWith("application/json");
+}
+
+/** Whether the client is answered in JSON (it sent JSON or asks for it) rather than with a page. */
+export function answersJson(req: http.IncomingMessage): boolean {
+  return isJsonRequest(req) || wantsJson(req);
+}
+
+/** The query parameters of the request (the path is already normalised by the pipeline). */
+export function queryOf(scope: Pick<RequestScope, "forwardPath" | "query">): URLSearchParams {
+  return new URL(scope.forwardPath + scope.query, "https://gateway.invalid").searchParams;
 }

@@ -6,9 +6,8 @@
 import type { PasswordResets } from "../auth/local/password-reset.js";
 import type { GatewayRoute } from "../admin/gateway-routes.js";
 import { csrfRefused, isSameOrigin } from "../policy/csrf.js";
-import { escapeHtml, redirect, sendHtml, sendJson, wantsJson } from "../pipeline/respond.js";
-import type { Exchange } from "../pipeline/stage.js";
-import { isJsonRequest, readBody } from "./body.js";
+import { escapeHtml, redirect, sendHtml, sendJson } from "../pipeline/respond.js";
+import { answersJson, queryOf, readBody } from "./body.js";
 import { forgotPage, resetPage } from "./pages.js";
 
 export interface PasswordResetRouteDeps {
@@ -19,8 +18,6 @@ export interface PasswordResetRouteDeps {
 export const FORGOT_ANSWER =
   "If this account exists and has an email address, a link to choose a new password has been mailed to it. The link works once, for one hour.";
 
-const tokenOf = (x: Exchange) => new URL(x.scope.forwardPath + x.scope.query, "https://gateway.invalid").searchParams.get("token") ?? "";
-const isJson = (x: Exchange) => isJsonRequest(x.req) || wantsJson(x.req);
 
 export function passwordResetRoutes(d: PasswordResetRouteDeps): GatewayRoute[] {
   return [
@@ -48,7 +45,7 @@ export function passwordResetRoutes(d: PasswordResetRouteDeps): GatewayRoute[] {
           const { log, clientIp } = x.scope;
           d.resets.request(username, clientIp).catch((err: Error) => log.error({ err: err.message, user: username }, "password reset request failed"));
         }
-        if (isJson(x)) sendJson(x.res, 200, { message: FORGOT_ANSWER });
+        if (answersJson(x.req)) sendJson(x.res, 200, { message: FORGOT_ANSWER });
         else sendHtml(x.res, 200, forgotPage({ prefix: d.prefix, messageHtml: escapeHtml(FORGOT_ANSWER) }));
         return "done";
       },
@@ -59,7 +56,7 @@ export function passwordResetRoutes(d: PasswordResetRouteDeps): GatewayRoute[] {
       name: "password-reset-page",
       tlsOnly: true,
       async handler(x): Promise<"done"> {
-        const token = tokenOf(x);
+        const token = queryOf(x.scope).get("token") ?? "";
         const found = await d.resets.check(token);
         if (!found) {
           sendHtml(x.res, 400, resetPage({ prefix: d.prefix, messageHtml: "This reset link is not valid: it has been used, has expired or was replaced." }));
@@ -80,14 +77,14 @@ export function passwordResetRoutes(d: PasswordResetRouteDeps): GatewayRoute[] {
         const token = fields.token ?? "";
         const next = fields.newPassword ?? "";
         const refuse = (status: number, code: string, message: string, keepForm: boolean) => {
-          if (isJson(x)) sendJson(x.res, status, { error: code, message });
+          if (answersJson(x.req)) sendJson(x.res, status, { error: code, message });
           else sendHtml(x.res, status, resetPage({ prefix: d.prefix, token: keepForm ? token : undefined, user: fields.username, messageHtml: escapeHtml(message) }));
           return "done" as const;
         };
         if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return refuse(400, "ERR_PASSWORD_MISMATCH", "The two new passwords differ.", true);
         const result = await d.resets.complete(token, next, x.scope.clientIp);
         if (!result.ok) return refuse(400, result.problem.code, result.problem.message, result.problem.code !== "ERR_RESET_LINK");
-        if (isJson(x)) sendJson(x.res, 200, { reset: true, user: result.user });
+        if (answersJson(x.req)) sendJson(x.res, 200, { reset: true, user: result.user });
         else redirect(x.res, 303, `${d.prefix}/login?changed=1`);
         return "done";
       },
