@@ -9,8 +9,22 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import nodemailer from "nodemailer";
+import type nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
+import { lazyRequire } from "../lazy-require.js";
 import type { Logger } from "../log/logger.js";
+
+// Most gateways send a mail now and then or never: nodemailer (~2 MB of heap) loads at the first.
+const loadNodemailer = lazyRequire<typeof nodemailer>("nodemailer");
+
+/** A transport made at its first use, and closed only if it was made. */
+function lazyTransport(make: (mailer: typeof nodemailer) => Transporter): { get(): Transporter; close(): void } {
+  let transport: Transporter | undefined;
+  return {
+    get: () => (transport ??= make(loadNodemailer())),
+    close: () => transport?.close(),
+  };
+}
 
 export interface MailMessage {
   to: string;
@@ -36,12 +50,13 @@ const DEFAULT_FROM = "portcullis@localhost";
 export function createMailer(settings: MailSettings, dataDir: string, log: Logger): Mailer {
   const from = settings.from ?? DEFAULT_FROM;
   if (settings.smtp) {
-    const transport = nodemailer.createTransport(settings.smtp.href);
+    const smtp = settings.smtp.href;
+    const transport = lazyTransport((mailer) => mailer.createTransport(smtp));
     return {
       target: `smtp ${settings.smtp.host}`,
       async send(message) {
         try {
-          await transport.sendMail({ from, ...message });
+          await transport.get().sendMail({ from, ...message });
           log.info({ to: message.to, subject: message.subject }, "mail sent");
           return true;
         } catch (err) {
@@ -53,12 +68,12 @@ export function createMailer(settings: MailSettings, dataDir: string, log: Logge
     };
   }
   const outbox = path.join(dataDir, "outbox");
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "unix" });
+  const transport = lazyTransport((mailer) => mailer.createTransport({ streamTransport: true, buffer: true, newline: "unix" }));
   return {
     target: outbox,
     async send(message) {
       try {
-        const info = await transport.sendMail({ from, ...message });
+        const info = await transport.get().sendMail({ from, ...message });
         fs.mkdirSync(outbox, { recursive: true, mode: 0o700 });
         const file = path.join(outbox, `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}.eml`);
         // Reset links are secrets: readable by the gateway's user only.

@@ -5,7 +5,11 @@
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import net from "node:net";
-import forge from "node-forge";
+import { lazyRequire } from "../lazy-require.js";
+import type forge from "node-forge";
+
+// Loaded at first use: a gateway on PEM files never needs them (lazy-require.ts).
+const nodeForge = lazyRequire<typeof forge>("node-forge");
 
 export interface Pem {
   cert: string;
@@ -26,8 +30,8 @@ export interface IssueOptions {
 function newKeys(): { forgeKey: forge.pki.rsa.PrivateKey; forgePublic: forge.pki.rsa.PublicKey; pem: string } {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const forgeKey = forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
-  const forgePublic = forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e);
+  const forgeKey = nodeForge().pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
+  const forgePublic = nodeForge().pki.setRsaPublicKey(forgeKey.n, forgeKey.e);
   return { forgeKey, forgePublic, pem };
 }
 
@@ -45,7 +49,7 @@ function validity(cert: forge.pki.Certificate, notBefore: Date, days: number): v
 
 export function createCa(commonName = "portcullis development CA", days = 3650, notBefore = new Date(Date.now() - 60_000)): Pem {
   const keys = newKeys();
-  const cert = forge.pki.createCertificate();
+  const cert = nodeForge().pki.createCertificate();
   cert.publicKey = keys.forgePublic;
   cert.serialNumber = serial();
   validity(cert, notBefore, days);
@@ -57,15 +61,15 @@ export function createCa(commonName = "portcullis development CA", days = 3650, 
     { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
     { name: "subjectKeyIdentifier" },
   ]);
-  cert.sign(keys.forgeKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: keys.pem };
+  cert.sign(keys.forgeKey, nodeForge().md.sha256.create());
+  return { cert: nodeForge().pki.certificateToPem(cert), key: keys.pem };
 }
 
 export function issueCertificate(ca: Pem, options: IssueOptions): Pem {
-  const caCert = forge.pki.certificateFromPem(ca.cert);
-  const caKey = forge.pki.privateKeyFromPem(ca.key);
+  const caCert = nodeForge().pki.certificateFromPem(ca.cert);
+  const caKey = nodeForge().pki.privateKeyFromPem(ca.key);
   const keys = newKeys();
-  const cert = forge.pki.createCertificate();
+  const cert = nodeForge().pki.createCertificate();
   cert.publicKey = keys.forgePublic;
   cert.serialNumber = serial();
   validity(cert, options.notBefore ?? new Date(Date.now() - 60_000), options.days ?? 825);
@@ -82,17 +86,17 @@ export function issueCertificate(ca: Pem, options: IssueOptions): Pem {
     { name: "subjectKeyIdentifier" },
     { name: "authorityKeyIdentifier", keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: keys.pem };
+  cert.sign(caKey, nodeForge().md.sha256.create());
+  return { cert: nodeForge().pki.certificateToPem(cert), key: keys.pem };
 }
 
 /** Packs a key and its chain into a PKCS#12 file (3DES, as Java keytool and OpenSSL read). */
 export function toPkcs12(pem: Pem, chain: string[], password: string): Buffer {
-  const p12 = forge.pkcs12.toPkcs12Asn1(
-    forge.pki.privateKeyFromPem(pem.key),
-    [pem.cert, ...chain].map((c) => forge.pki.certificateFromPem(c)),
+  const p12 = nodeForge().pkcs12.toPkcs12Asn1(
+    nodeForge().pki.privateKeyFromPem(pem.key),
+    [pem.cert, ...chain].map((c) => nodeForge().pki.certificateFromPem(c)),
     password,
     { algorithm: "3des", friendlyName: "portcullis" },
   );
-  return Buffer.from(forge.asn1.toDer(p12).getBytes(), "binary");
+  return Buffer.from(nodeForge().asn1.toDer(p12).getBytes(), "binary");
 }

@@ -5,9 +5,14 @@
  */
 import fs from "node:fs";
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import forge from "node-forge";
-import jks from "jks-js";
+import { lazyRequire } from "../lazy-require.js";
+import type forge from "node-forge";
+import type jks from "jks-js";
 import { TlsMaterialError } from "../errors.js";
+
+// Loaded at first use: a gateway on PEM files never needs them (lazy-require.ts).
+const jksJs = lazyRequire<typeof jks>("jks-js");
+const nodeForge = lazyRequire<typeof forge>("node-forge");
 
 export type StoreFormat = "pem" | "pkcs12" | "jks";
 
@@ -72,8 +77,8 @@ function fromPem(text: string): KeyMaterial {
 function fromPkcs12(data: Buffer, password: string | undefined, file: string, key: string, passwordKey: string): KeyMaterial {
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
-    const asn1 = forge.asn1.fromDer(forge.util.createBuffer(data.toString("binary")));
-    p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, password ?? "");
+    const asn1 = nodeForge().asn1.fromDer(nodeForge().util.createBuffer(data.toString("binary")));
+    p12 = nodeForge().pkcs12.pkcs12FromAsn1(asn1, false, password ?? "");
   } catch (err) {
     const message = (err as Error).message ?? "";
     if (/mac|password|invalid/i.test(message)) {
@@ -82,15 +87,15 @@ function fromPkcs12(data: Buffer, password: string | undefined, file: string, ke
     throw new TlsMaterialError(key, `${file} is not a readable PKCS#12 file (${message})`, err);
   }
   const bags = (type: string): forge.pkcs12.Bag[] => p12.getBags({ bagType: type })[type] ?? [];
-  const certBags = bags(forge.pki.oids.certBag!);
-  const keyBags = [...bags(forge.pki.oids.pkcs8ShroudedKeyBag!), ...bags(forge.pki.oids.keyBag!)];
+  const certBags = bags(nodeForge().pki.oids.certBag!);
+  const keyBags = [...bags(nodeForge().pki.oids.pkcs8ShroudedKeyBag!), ...bags(nodeForge().pki.oids.keyBag!)];
   const certs = certBags.flatMap((b) => {
-    if (b.cert) return [forge.pki.certificateToPem(b.cert)];
+    if (b.cert) return [nodeForge().pki.certificateToPem(b.cert)];
     // Certificates with keys forge cannot model (EC) arrive as raw ASN.1.
-    if (b.asn1) return [derToPem(forge.asn1.toDer(b.asn1).getBytes())];
+    if (b.asn1) return [derToPem(nodeForge().asn1.toDer(b.asn1).getBytes())];
     return [];
   });
-  const privateKey = keyBags[0]?.key ? forge.pki.privateKeyToPem(keyBags[0].key) : undefined;
+  const privateKey = keyBags[0]?.key ? nodeForge().pki.privateKeyToPem(keyBags[0].key) : undefined;
   return { key: privateKey, certs: orderLeafFirst(certs, privateKey) };
 }
 
@@ -102,7 +107,7 @@ function derToPem(binary: string): string {
 function fromJks(data: Buffer, password: string | undefined, file: string, key: string, passwordKey: string): KeyMaterial {
   let entries: Record<string, { cert?: string; key?: string; ca?: string }>;
   try {
-    entries = jks.toPem(data, password ?? "");
+    entries = jksJs().toPem(data, password ?? "");
   } catch (err) {
     const message = (err as Error).message ?? "";
     // jks-js says "Cannot recover key" when the key's password (the store's, here) is wrong or missing.

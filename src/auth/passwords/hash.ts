@@ -5,14 +5,41 @@
  * constant-time.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import os from "node:os";
 import argon2 from "argon2";
 
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+/**
+ * argon2id runs on libuv's thread pool (4 threads) and takes 19 MiB per hash. More hashes at once
+ * than there are cores make none finish sooner, but each holds its 19 MiB and a pool thread that
+ * DNS and file work also need; so at most one per core runs, the rest wait their turn here. Known
+ * and unknown users queue alike, so the wait reveals nothing.
+ */
+const ARGON2_SLOTS = Math.max(1, Math.min(4, os.availableParallelism()));
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** For tests and metrics: how many hashes run and wait now. */
+export const argon2Load = { slots: ARGON2_SLOTS, running: (): number => running, waiting: (): number => waiting.length };
+
+async function inSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= ARGON2_SLOTS) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await work();
+  } finally {
+    // The slot passes straight to the next waiter (running stays the same) or is freed.
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 export type HashScheme = "argon2id" | "omero-md5" | "xnat-sha256" | "xnat-sha256-salted";
 
 export async function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, ARGON2_OPTIONS);
+  return inSlot(() => argon2.hash(password, ARGON2_OPTIONS));
 }
 
 /**
@@ -49,7 +76,7 @@ export async function verifyPassword(stored: string, password: string): Promise<
   switch (schemeOf(stored)) {
     case "argon2id":
       try {
-        return await argon2.verify(stored, password);
+        return await inSlot(() => argon2.verify(stored, password));
       } catch {
         return false;
       }
@@ -78,6 +105,7 @@ let dummy: Promise<string> | undefined;
  */
 export async function verifyDummy(password: string): Promise<false> {
   dummy ??= hashPassword("portcullis-dummy-password-for-timing");
-  await argon2.verify(await dummy, password).catch(() => false);
+  const hash = await dummy;
+  await inSlot(() => argon2.verify(hash, password)).catch(() => false);
   return false;
 }
