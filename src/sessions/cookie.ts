@@ -1,18 +1,32 @@
 /** The session cookie: read from the Cookie header, written with HttpOnly, SameSite=Lax, Path=/ and Secure. */
 import type http from "node:http";
 
-/** The value of cookie `name`, or null. When the client sends it twice, neither is trusted. */
-export function readCookie(req: http.IncomingMessage, name: string): string | null {
-  const header = req.headers.cookie;
-  if (!header) return null;
-  let found: string | null = null;
+/**
+ * One pass over a Cookie header: the value of cookie `name` (null when absent, or when the client
+ * sent it twice: neither is trusted) and the header without any cookie of that name (undefined when
+ * nothing else is left), which is what the upstream may see.
+ */
+export function splitCookie(header: string | undefined, name: string): { value: string | null; rest: string | undefined } {
+  if (!header) return { value: null, rest: undefined };
+  let value: string | null = null;
+  let seen = 0;
+  let rest = "";
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
-    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
-    if (found !== null) return null;
-    found = part.slice(eq + 1).trim();
+    const trimmed = part.trim();
+    if (trimmed === "") continue;
+    if ((eq === -1 ? part : part.slice(0, eq)).trim() === name) {
+      if (eq !== -1 && ++seen === 1) value = part.slice(eq + 1).trim();
+      continue;
+    }
+    rest = rest === "" ? trimmed : `${rest}; ${trimmed}`;
   }
-  return found;
+  return { value: seen === 1 ? value : null, rest: rest === "" ? undefined : rest };
+}
+
+/** The value of cookie `name`, or null. When the client sends it twice, neither is trusted. */
+export function readCookie(req: http.IncomingMessage, name: string): string | null {
+  return splitCookie(req.headers.cookie, name).value;
 }
 
 export interface CookieOptions {
@@ -35,10 +49,5 @@ export function clearedCookie(name: string, secure: boolean): string {
 
 /** The Cookie header without cookie `name`: the gateway's session secret is never passed upstream. */
 export function withoutCookie(header: string, name: string): string | undefined {
-  const kept = header.split(";").filter((part) => {
-    const eq = part.indexOf("=");
-    return (eq === -1 ? part : part.slice(0, eq)).trim() !== name;
-  });
-  const joined = kept.map((p) => p.trim()).filter(Boolean).join("; ");
-  return joined === "" ? undefined : joined;
+  return splitCookie(header, name).rest;
 }

@@ -41,7 +41,7 @@ const TOUCH_EVERY_MS = 1_000;
 
 export class SessionService {
   /** Validated sessions by cookie value (so a hit costs no hashing), each for at most `cacheMs`. */
-  private readonly cache = new Map<string, { session: SessionRecord; until: number }>();
+  private readonly cache = new Map<string, { session: SessionRecord; valid: Validation & { kind: "valid" }; until: number }>();
   private readonly endedListeners = new Set<(ids: string[]) => void>();
   private unsubscribe: (() => void) | undefined;
 
@@ -90,11 +90,23 @@ export class SessionService {
     return { cookieValue, session };
   }
 
-  /** Looks a cookie value up, checks its timeouts against the clock, and slides the idle timeout. */
-  async validate(cookieValue: string): Promise<Validation> {
+  /**
+   * Looks a cookie value up, checks its timeouts against the clock, and slides the idle timeout.
+   * Synchronous when the session was validated less than `cacheMs` ago and needs no touch — the
+   * common case under load — so a busy request path costs no promise.
+   */
+  validate(cookieValue: string): Validation | Promise<Validation> {
     const now = this.o.clock.now();
     const cached = this.cache.get(cookieValue);
-    let session = cached && cached.until > now ? cached.session : null;
+    if (cached && cached.until > now) {
+      const session = cached.session;
+      if (now < Math.min(session.expiresAt, session.absoluteExpiresAt) && now - session.lastSeenAt < TOUCH_EVERY_MS) return cached.valid;
+    }
+    return this.validateFromStore(cookieValue, cached && cached.until > now ? cached.session : null, now);
+  }
+
+  private async validateFromStore(cookieValue: string, fromCache: SessionRecord | null, now: number): Promise<Validation> {
+    let session = fromCache;
     if (!session) {
       const credential = parseCookieValue(cookieValue);
       if (!credential) return { kind: "none" };
@@ -114,11 +126,8 @@ export class SessionService {
       const expiresAt = Math.min(now + this.o.idleTimeoutMs(), session.absoluteExpiresAt);
       await this.o.store.touchSession(session.tag, session.id, now, expiresAt);
       session = { ...session, lastSeenAt: now, expiresAt };
-      this.remember(cookieValue, session, now);
-    } else if (!cached || cached.session !== session || cached.until <= now) {
-      this.remember(cookieValue, session, now);
     }
-    return { kind: "valid", session };
+    return this.remember(cookieValue, session, now);
   }
 
   /** Slides the timeout now (`POST /gateway/session/renew`). */
@@ -147,11 +156,13 @@ export class SessionService {
     return this.o.store.listSessions(user, this.o.clock.now());
   }
 
-  private remember(cookieValue: string, session: SessionRecord, now: number): void {
+  private remember(cookieValue: string, session: SessionRecord, now: number): Validation & { kind: "valid" } {
+    const valid = { kind: "valid" as const, session };
     const cacheMs = this.o.cacheMs ?? 1_000;
-    if (cacheMs <= 0) return;
+    if (cacheMs <= 0) return valid;
     if (this.cache.size > 50_000) this.cache.clear();
-    this.cache.set(cookieValue, { session, until: now + cacheMs });
+    this.cache.set(cookieValue, { session, valid, until: now + cacheMs });
+    return valid;
   }
 
   /** Drops cached copies of these sessions (ended or changed somewhere). */

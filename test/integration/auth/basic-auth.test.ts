@@ -44,6 +44,15 @@ describe("Basic credentials", () => {
     assert.equal(res.headers["set-cookie"], undefined, "a Basic login must not create a session");
   });
 
+  it("never forwards the session cookie, even when the request is judged by its Basic credential", async () => {
+    const session = await login(gw, "gina", "gina-password-1");
+    const res = await gw.https("/data/x", { headers: { ...SCRIPT, authorization: basic("carol", "carol-password-1"), cookie: `theme=dark; ${session.cookie}; lang=en` } });
+    assert.equal(res.status, 200);
+    const echo = res.json<Echo>();
+    assert.equal(echo.headers["x-remote-user"], "carol");
+    assert.equal(echo.headers.cookie, "theme=dark; lang=en");
+  });
+
   it("answers a wrong password with 401 and WWW-Authenticate and counts it toward the lockout", async () => {
     const from = gw.logs.lines.length;
     const res = await get("dave", "not-daves-password");
