@@ -97,12 +97,13 @@ export class SessionService {
    */
   validate(cookieValue: string): Validation | Promise<Validation> {
     const now = this.o.clock.now();
-    const cached = this.cache.get(cookieValue);
-    if (cached && cached.until > now) {
+    const entry = this.cache.get(cookieValue);
+    const cached = entry && entry.until > now ? entry : undefined;
+    if (cached) {
       const session = cached.session;
       if (now < Math.min(session.expiresAt, session.absoluteExpiresAt) && now - session.lastSeenAt < TOUCH_EVERY_MS) return cached.valid;
     }
-    return this.validateFromStore(cookieValue, cached && cached.until > now ? cached.session : null, now);
+    return this.validateFromStore(cookieValue, cached?.session ?? null, now);
   }
 
   private async validateFromStore(cookieValue: string, fromCache: SessionRecord | null, now: number): Promise<Validation> {

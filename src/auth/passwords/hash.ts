@@ -20,7 +20,7 @@ const ARGON2_SLOTS = Math.max(1, Math.min(4, os.availableParallelism()));
 let running = 0;
 const waiting: (() => void)[] = [];
 
-/** For tests and metrics: how many hashes run and wait now. */
+/** For tests: how many hashes run and wait now. */
 export const argon2Load = { slots: ARGON2_SLOTS, running: (): number => running, waiting: (): number => waiting.length };
 
 async function inSlot<T>(work: () => Promise<T>): Promise<T> {
