@@ -3,6 +3,9 @@
  * `GET /xapi/siteConfig/values/{name}` (or `{a,b,c}` for a map) — the public properties for anyone,
  * the others for admins; `GET /xapi/siteConfig` — every value, admins; `POST /xapi/siteConfig` — a JSON
  * map of changes, admins with the CSRF token, validated as a whole before anything is stored. TLS only.
+ * Beyond XNAT: `DELETE /xapi/siteConfig/values/{name}` (or `{a,b}`) removes run-time overrides so the
+ * config file's value holds again, and `GET /xapi/siteConfig/overrides` lists what was changed at run
+ * time, by whom and when, beside the value the config would give (README "Site configuration").
  */
 import { isSiteKey, type LiveSite, type SiteChange } from "../config/live-site.js";
 import { suggest } from "../config/keys.js";
@@ -36,11 +39,33 @@ function requireAdminHere(x: Exchange): void {
   requireAdmin(x);
 }
 
-/** `{a,b,c}` → a, b, c (a map is answered); anything else is one name (its value is answered). */
-function requestedNames(param: string): { names: string[]; map: boolean } {
+/**
+ * `{a,b,c}` → a, b, c (a map is answered); anything else is one name (its value is answered).
+ * An unknown name, or none, is a 404.
+ */
+function requestedNames(param: string): { names: SiteKey[]; map: boolean } {
   const m = /^\{(.*)\}$/s.exec(param);
-  if (!m) return { names: [param], map: false };
-  return { names: [...new Set(m[1]!.split(",").map((s) => s.trim()).filter(Boolean))], map: true };
+  const names = m ? [...new Set(m[1]!.split(",").map((s) => s.trim()).filter(Boolean))] : [param];
+  const unknown = names.find((n) => !isSiteKey(n));
+  if (unknown !== undefined) throw unknownProperty(unknown);
+  if (names.length === 0) throw new GatewayError("ERR_NOT_FOUND", 404, "Name at least one site-config property.");
+  return { names: names as SiteKey[], map: m !== null };
+}
+
+/** The answer to a refused change: 400 with every problem. */
+function sendProblems(x: Exchange, err: SiteConfigError): "done" {
+  sendJson(x.res, 400, { error: err.code, message: err.publicMessage, problems: err.issues.map((i) => ({ key: i.path, message: i.message })), requestId: x.scope.id });
+  return "done";
+}
+
+/** Runs a change; a SiteConfigError is answered 400 with its problems, anything else propagates. */
+async function changing(x: Exchange, change: () => Promise<Record<string, SiteChange>>): Promise<Record<string, SiteChange> | "done"> {
+  try {
+    return await change();
+  } catch (err) {
+    if (err instanceof SiteConfigError) return sendProblems(x, err);
+    throw err;
+  }
 }
 
 function unknownProperty(name: string): GatewayError {
@@ -56,11 +81,7 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
       name: "site-config-values",
       tlsOnly: true,
       handler(x, params): "done" {
-        const { names, map } = requestedNames(params.name!);
-        const unknown = names.find((n) => !isSiteKey(n));
-        if (unknown !== undefined) throw unknownProperty(unknown);
-        if (names.length === 0) throw new GatewayError("ERR_NOT_FOUND", 404, "Name at least one site-config property.");
-        const wanted = names as SiteKey[];
+        const { names: wanted, map } = requestedNames(params.name!);
         // The public properties are what a login page needs, so they are readable without signing in.
         if (!wanted.every((n) => PUBLIC.has(n))) requireAdminHere(x);
         const values = d.live.values();
@@ -86,21 +107,44 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
           throw new GatewayError("ERR_BAD_REQUEST", 400, 'Send a JSON map of property names to values, such as {"maxFailedLogins": 3}.');
         }
         const user = x.scope.principal!.user;
-        let changes: Record<string, SiteChange>;
-        try {
-          changes = await d.live.apply(body as Record<string, unknown>, user);
-        } catch (err) {
-          if (!(err instanceof SiteConfigError)) throw err;
-          sendJson(x.res, 400, {
-            error: err.code,
-            message: err.publicMessage,
-            problems: err.issues.map((i) => ({ key: i.path, message: i.message })),
-            requestId: x.scope.id,
-          });
-          return "done";
-        }
+        const changes = await changing(x, () => d.live.apply(body as Record<string, unknown>, user));
+        if (changes === "done") return "done";
         if (Object.keys(changes).length > 0) audit(x.scope.log, "site-config.changed", { user, changes, ip: x.scope.clientIp, requestId: x.scope.id });
         sendJson(x.res, 200, Object.fromEntries(Object.entries(changes).map(([name, c]) => [name, c.to])));
+        return "done";
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/xapi/siteConfig/values/{name}",
+      name: "site-config-reset",
+      tlsOnly: true,
+      async handler(x, params): Promise<"done"> {
+        requireAdminHere(x);
+        requireToken(x, d.live.current());
+        const { names } = requestedNames(params.name!);
+        const user = x.scope.principal!.user;
+        const changes = await changing(x, () => d.live.reset(names, user));
+        if (changes === "done") return "done";
+        if (Object.keys(changes).length > 0) audit(x.scope.log, "site-config.changed", { user, changes, reset: true, ip: x.scope.clientIp, requestId: x.scope.id });
+        // The values now in force, whether or not an override was there to remove.
+        sendJson(x.res, 200, valuesOf(d.live.values(), names));
+        return "done";
+      },
+    },
+    {
+      method: "GET",
+      path: "/xapi/siteConfig/overrides",
+      name: "site-config-overrides",
+      tlsOnly: true,
+      async handler(x): Promise<"done"> {
+        requireAdminHere(x);
+        const overrides = await d.live.overrides();
+        sendJson(
+          x.res,
+          200,
+          overrides.map((o) => ({ name: o.name, value: o.value, configValue: shown(d.live.base, o.name as SiteKey), changedBy: o.changedBy, changedAt: new Date(o.changedAt).toISOString() })),
+        );
         return "done";
       },
     },

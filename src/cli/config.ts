@@ -1,9 +1,33 @@
-/** `portcullis config validate|get|set` (SPEC §3). */
+/**
+ * `portcullis config validate|get|set` (SPEC §3), and `config overrides|reset` for the `site.*` values
+ * admins changed at run time over REST, which the store keeps and which win over the file.
+ */
 import type { Command } from "commander";
-import { ConfigError } from "../errors.js";
+import { systemClock } from "../clock.js";
+import { ConfigError, SiteConfigError } from "../errors.js";
 import { DEFAULT_CONFIG_PATH } from "../config/load.js";
 import { formatValue, getValue, setValue } from "../config/edit.js";
+import { LiveSite } from "../config/live-site.js";
+import type { SiteKey } from "../config/schema.js";
+import { createLogger } from "../log/logger.js";
+import { openStore } from "../store/open-store.js";
 import { loadConfigOrExit } from "./load-config.js";
+
+/** Runs `fn` on the site-config of the configured store, then closes the store. */
+async function withLiveSite<T>(configFile: string | undefined, fn: (live: LiveSite) => Promise<T>): Promise<T> {
+  const { config } = loadConfigOrExit(configFile);
+  const log = createLogger({ level: "error" });
+  const store = await openStore(config, log);
+  const live = new LiveSite({ store, base: config.site, clock: systemClock, log });
+  try {
+    return await fn(live);
+  } finally {
+    live.close();
+    await store.close();
+  }
+}
+
+const siteName = (key: string) => key.replace(/^site\./, "");
 
 function printIssues(err: ConfigError): void {
   console.error(`portcullis: ${err.issues.length} problem${err.issues.length === 1 ? "" : "s"}:`);
@@ -24,7 +48,7 @@ export function registerConfig(program: Command): void {
 
   config
     .command("get <key>")
-    .description("print a key's effective value (file, environment and defaults)")
+    .description("print a key's value from the file, environment and defaults (site.* values changed over REST: config overrides)")
     .option("-c, --config <file>", "configuration file")
     .action((key: string, opts: { config?: string }) => {
       const { config: loaded } = loadConfigOrExit(opts.config);
@@ -47,6 +71,8 @@ export function registerConfig(program: Command): void {
       try {
         setValue(opts.config, key, value, process.env);
         console.log(`${opts.config}: ${key} set`);
+        // The file is the bottom layer for site.*: a value an admin wrote over REST stays in force.
+        if (key.startsWith("site.")) console.log(`a run-time override of ${key} (see: portcullis config overrides) still wins until: portcullis config reset ${key}`);
       } catch (err) {
         if (err instanceof ConfigError) {
           printIssues(err);
@@ -55,5 +81,40 @@ export function registerConfig(program: Command): void {
         }
         throw err;
       }
+    });
+
+  config
+    .command("overrides")
+    .description("list the site.* values admins changed at run time over REST (kept in the store; they win over the file)")
+    .option("-c, --config <file>", "configuration file")
+    .action(async (opts: { config?: string }) => {
+      await withLiveSite(opts.config, async (live) => {
+        const overrides = await live.overrides();
+        if (overrides.length === 0) return console.log("no site.* value is overridden; the file's values hold");
+        for (const o of overrides) {
+          const file = live.base[o.name as SiteKey] ?? null;
+          console.log(`site.${o.name} = ${JSON.stringify(o.value)} (file: ${JSON.stringify(file)}; by ${o.changedBy} at ${new Date(o.changedAt).toISOString()})`);
+        }
+      });
+    });
+
+  config
+    .command("reset <keys...>")
+    .description("remove run-time overrides of site.* keys, so the file's values hold again on every gateway sharing the store")
+    .option("-c, --config <file>", "configuration file")
+    .action(async (keys: string[], opts: { config?: string }) => {
+      await withLiveSite(opts.config, async (live) => {
+        try {
+          const changes = await live.reset(keys.map(siteName), `cli:${process.env.USER ?? "unknown"}`);
+          for (const key of keys) {
+            const change = changes[siteName(key)];
+            console.log(change ? `site.${siteName(key)}: ${JSON.stringify(change.from)} -> ${JSON.stringify(change.to)} (the file's value)` : `site.${siteName(key)}: not overridden; nothing to reset`);
+          }
+        } catch (err) {
+          if (!(err instanceof SiteConfigError)) throw err;
+          console.error(`portcullis: ${err.issues.map((i) => `${i.path}: ${i.message}`).join("\n  ")}\nnothing was reset`);
+          process.exitCode = 2;
+        }
+      });
     });
 }

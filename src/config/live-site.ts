@@ -11,7 +11,8 @@ import { SiteConfigError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { Store, Unsubscribe } from "../store/store.js";
 import { validateSite } from "./load.js";
-import { type SiteConfig, type SiteKey, siteFields } from "./schema.js";
+import { suggest } from "./keys.js";
+import { type SiteConfig, type SiteKey, siteFields, siteKeys } from "./schema.js";
 import { compileSite, type Site } from "./site.js";
 
 /** The store record kind of overrides; the record id is the property name. */
@@ -42,6 +43,8 @@ export interface LiveSiteOptions {
   /** How long to wait before reading the overrides again after the store failed (default 5 s). */
   retryMs?: number;
 }
+
+const hint = (name: string | null) => (name ? `; did you mean "${name}"?` : "");
 
 export const isSiteKey = (name: string): name is SiteKey => Object.hasOwn(siteFields, name);
 
@@ -76,6 +79,11 @@ export class LiveSite {
     return this.site;
   }
 
+  /** The config's values (file, then environment): what holds where no override is stored. */
+  get base(): SiteConfig {
+    return this.o.base;
+  }
+
   /** The raw values now, as a client reads and writes them. */
   values(): SiteConfig {
     return this.current().raw;
@@ -96,15 +104,49 @@ export class LiveSite {
     const names = Object.keys(changes).filter(isSiteKey);
     const changedAt = this.o.clock.now();
     const written = names.map((name): SiteOverride => ({ name, value: result.site[name] ?? null, changedBy: who, changedAt }));
-    await Promise.all(written.map((record) => this.o.store.putRecord(SITE_CONFIG_KIND, record.name, record)));
-    this.install([...overrides.filter((r) => !names.includes(r.name as SiteKey)), ...written]);
+    return this.store(overrides, written, [], before, result.site);
+  }
+
+  /**
+   * Removes the overrides of `names`, so the config's value (file, then environment) holds again on
+   * every process. Unknown names throw SiteConfigError and nothing is removed; a name without an
+   * override is no change. Returns each changed property's value before and after.
+   */
+  async reset(names: readonly string[], who: string): Promise<Record<string, SiteChange>> {
+    const unknown = names.filter((n) => !isSiteKey(n));
+    if (unknown.length > 0) {
+      throw new SiteConfigError(unknown.map((n) => ({ path: `site.${n}`, message: `is not a site-config property${hint(suggest(n, siteKeys))}` })));
+    }
+    const overrides = await this.o.store.listRecords<SiteOverride>(SITE_CONFIG_KIND);
+    const removed = overrides.filter((r) => names.includes(r.name)).map((r) => r.name);
+    if (removed.length === 0) return {};
+    const before = this.merge(overrides);
+    const after = this.merge(overrides.filter((r) => !removed.includes(r.name)));
+    this.o.log.info({ who, names: removed }, "site-config overrides removed");
+    return this.store(overrides, [], removed, before, after);
+  }
+
+  /** The overrides stored now, read afresh: what was changed at run time, by whom and when. */
+  async overrides(): Promise<SiteOverride[]> {
+    const records = await this.o.store.listRecords<SiteOverride>(SITE_CONFIG_KIND);
+    return records.filter((r) => isSiteKey(r.name)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Writes and removes overrides as one store change, puts the result in force here and announces it.
+   * Returns, for each name written or removed, the value before and after.
+   */
+  private async store(overrides: readonly SiteOverride[], written: readonly SiteOverride[], removed: readonly string[], before: SiteConfig, after: SiteConfig): Promise<Record<string, SiteChange>> {
+    await this.o.store.writeRecords(SITE_CONFIG_KIND, written.map((r) => [r.name, r] as const), removed);
+    const names = [...written.map((r) => r.name), ...removed].filter(isSiteKey);
+    this.install([...overrides.filter((r) => !(names as string[]).includes(r.name)), ...written]);
     try {
       await this.o.store.publish(SITE_CONFIG_CHANGED, JSON.stringify(names));
     } catch (err) {
       // Stored already: the other processes pick it up when their subscription is re-established.
       this.o.log.warn({ err: (err as Error).message, names }, "could not announce a site-config change");
     }
-    return Object.fromEntries(names.map((name) => [name, { from: before[name] ?? null, to: result.site[name] ?? null }]));
+    return Object.fromEntries(names.map((name) => [name, { from: before[name] ?? null, to: after[name] ?? null }]));
   }
 
   close(): void {

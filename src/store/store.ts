@@ -106,6 +106,11 @@ export interface Store {
   getRecord<T>(kind: string, id: string): Promise<T | null>;
   putRecord<T>(kind: string, id: string, value: T): Promise<void>;
   deleteRecord(kind: string, id: string): Promise<boolean>;
+  /**
+   * Puts and deletes several records of one kind as one change: all of it is stored or none of it
+   * (a store that fails half-way leaves nothing half-written).
+   */
+  writeRecords<T>(kind: string, put: ReadonlyArray<readonly [id: string, value: T]>, remove?: readonly string[]): Promise<void>;
   listRecords<T>(kind: string): Promise<T[]>;
 
   // --- coordination -----------------------------------------------------------------------

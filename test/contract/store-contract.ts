@@ -214,6 +214,19 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assert.equal((await store.listRecords("user")).length, 1);
       });
 
+      it("puts and deletes several records of a kind in one write", async () => {
+        await store.putRecord("setting", "a", { v: 1 });
+        await store.putRecord("setting", "b", { v: 2 });
+        await store.writeRecords("setting", [["b", { v: 20 }], ["c", { v: 3 }]], ["a", "never-there"]);
+        assert.equal(await store.getRecord("setting", "a"), null);
+        assert.deepEqual(await store.getRecord("setting", "b"), { v: 20 });
+        assert.deepEqual((await store.listRecords<{ v: number }>("setting")).map((r) => r.v).sort((x, y) => x - y), [3, 20]);
+        // Deletes alone, and an empty write, are writes too.
+        await store.writeRecords("setting", [], ["b", "c"]);
+        await store.writeRecords("setting", []);
+        assert.deepEqual(await store.listRecords("setting"), []);
+      });
+
       it("returns a copy, so callers cannot change stored state by accident", async () => {
         await store.putRecord("user", "carol", { roles: ["a"] });
         const got = await store.getRecord<{ roles: string[] }>("user", "carol");

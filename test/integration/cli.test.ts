@@ -183,6 +183,7 @@ describe("portcullis config set", () => {
     const { dir, file } = copy();
     const a = cli(["config", "set", "site.maxFailedLogins", "3", "-c", file], { cwd: dir });
     assert.equal(a.status, 0, show(a));
+    assert.match(a.stdout, /still wins until: portcullis config reset site\.maxFailedLogins/, "site.* keys name the run-time layer above the file");
     const b = cli(["config", "set", "store.redis", "redis://127.0.0.1:6379", "-c", file], { cwd: dir });
     assert.equal(b.status, 0, show(b));
     const text = fs.readFileSync(file, "utf8");

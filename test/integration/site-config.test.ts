@@ -19,8 +19,10 @@ import { validate } from "../../src/config/load.js";
 import { siteKeys } from "../../src/config/schema.js";
 import { createLogger } from "../../src/log/logger.js";
 import { createEmbeddedStore } from "../../src/store/embedded/embedded-store.js";
+import { createRedisStore } from "../../src/store/redis/redis-store.js";
 import { type Store, StoreUnavailableError } from "../../src/store/store.js";
 import { makePki, type TestPki } from "../helpers/certs.js";
+import { runCli, tempDir } from "../helpers/cli.js";
 import { memoryLog, startTestGateway, type TestGateway, type TestResponse } from "../helpers/gateway.js";
 import { API, BROWSER, HOUR, MINUTE, SCRIPT, audits, basic, formLogin, login, tryLogin, type LoginOutcome } from "../helpers/auth.js";
 import { type HttpsAnswer, type ProcessGateway, startProcessGateway } from "../helpers/process-gateway.js";
@@ -56,6 +58,9 @@ function scriptedStore(inner: Store) {
     failGuest: false,
     epoch: 0,
     dropMessages: false,
+    /** Site-config record writes fail (as in an outage) while set; `writes` counts the attempts. */
+    failWrites: false,
+    writes: 0,
     /** When set, every site-config listing waits here until `release` is called. */
     barrier: null as null | { waiting: number; needed: number; open: Promise<void>; release: () => void },
   };
@@ -75,6 +80,13 @@ function scriptedStore(inner: Store) {
     async getRecord<T>(kind: string, id: string): Promise<T | null> {
       if (control.failGuest && kind === "user" && id === "guest") throw new StoreUnavailableError();
       return inner.getRecord<T>(kind, id);
+    },
+    async writeRecords<T>(kind: string, put: ReadonlyArray<readonly [string, T]>, remove?: readonly string[]) {
+      if (kind === SITE_CONFIG_KIND) {
+        control.writes++;
+        if (control.failWrites) throw new StoreUnavailableError();
+      }
+      return inner.writeRecords(kind, put, remove);
     },
     async publish(channel: string, message: string) {
       if (!control.dropMessages) await inner.publish(channel, message);
@@ -306,6 +318,62 @@ describe("site-config over REST", () => {
     });
   });
 
+  describe("going back to the config's value", () => {
+    const reset = (names: string, who: LoginOutcome = admin, headers: Record<string, string> = {}) =>
+      gw.https(`${SITE}/values/${names}`, { method: "DELETE", headers: { ...API, cookie: who.cookie, "x-csrf-token": who.csrfToken, ...headers } });
+    const overrides = async () => {
+      const res = await gw.https(`${SITE}/overrides`, { headers: { ...API, cookie: admin.cookie } });
+      assert.equal(res.status, 200, res.body);
+      return res.json<{ name: string; value: unknown; configValue: unknown; changedBy: string; changedAt: string }[]>();
+    };
+
+    it("lists the overrides with who wrote them, when, and the config's value beside each", async () => {
+      assert.equal((await postJson({ maxFailedLogins: 7, sessionTimeoutMessage: "Over at TIMEOUT_TIME." })).status, 200);
+      const listed = await overrides();
+      const mfl = listed.find((o) => o.name === "maxFailedLogins");
+      assert.deepEqual(mfl, { name: "maxFailedLogins", value: 7, configValue: 5, changedBy: "admin", changedAt: new Date(clock.now()).toISOString() });
+      assert.equal(listed.find((o) => o.name === "sessionTimeoutMessage")?.configValue, "Session timed out at TIMEOUT_TIME.");
+      assert.deepEqual(listed.map((o) => o.name), [...listed.map((o) => o.name)].sort(), "listed by name");
+    });
+
+    it("removes overrides with DELETE, so the config file's value holds again, and audits it", async () => {
+      const from = gw.logs.lines.length;
+      const res = await reset("{maxFailedLogins,sessionTimeoutMessage,requireLogin}");
+      assert.equal(res.status, 200, res.body);
+      // requireLogin had no override: its value is answered, and it is no change.
+      assert.deepEqual(res.json(), { maxFailedLogins: 5, sessionTimeoutMessage: "Session timed out at TIMEOUT_TIME.", requireLogin: true });
+      assert.equal(await valueOf("maxFailedLogins"), 5);
+      assert.equal((await overrides()).some((o) => o.name === "maxFailedLogins" || o.name === "sessionTimeoutMessage"), false);
+      const lines = audits(gw, "site-config.changed", from);
+      assert.equal(lines.length, 1);
+      assert.equal(lines[0]!.reset, true);
+      assert.deepEqual(lines[0]!.changes, {
+        maxFailedLogins: { from: 7, to: 5 },
+        sessionTimeoutMessage: { from: "Over at TIMEOUT_TIME.", to: "Session timed out at TIMEOUT_TIME." },
+      });
+      // Nothing left to remove: no change, no audit line.
+      assert.equal((await reset("maxFailedLogins")).status, 200);
+      assert.equal(audits(gw, "site-config.changed", from).length, 1);
+    });
+
+    it("refuses an unknown name (404, nothing removed), a non-admin (403), no CSRF token (403), plaintext (308)", async () => {
+      assert.equal((await postJson({ maxFailedLogins: 6 })).status, 200);
+      const unknown = await reset("{maxFailedLogins,maxFailedLogin}");
+      assert.equal(unknown.status, 404);
+      assert.match(unknown.body, /did you mean/);
+      assert.equal((await reset("{}")).status, 404);
+      assert.equal((await reset("maxFailedLogins", bob)).status, 403);
+      assert.equal((await gw.https(`${SITE}/overrides`, { headers: { ...API, cookie: bob.cookie } })).status, 403);
+      const noToken = await gw.https(`${SITE}/values/maxFailedLogins`, { method: "DELETE", headers: { ...API, cookie: admin.cookie } });
+      assert.equal(noToken.status, 403);
+      assert.equal((await gw.http(`${SITE}/values/maxFailedLogins`, { method: "DELETE", headers: API })).status, 308);
+      assert.equal(await valueOf("maxFailedLogins"), 6, "a refused reset removed the override");
+      assert.equal((await reset("maxFailedLogins")).status, 200);
+      assert.equal(await valueOf("maxFailedLogins"), 5);
+      assert.equal((await postJson({ maxFailedLogins: 9 })).status, 200, "the hostile-input tests below expect 9");
+    });
+  });
+
   describe("hostile input", () => {
     const unchanged = async () => assert.equal(await valueOf("maxFailedLogins"), 9);
 
@@ -410,6 +478,42 @@ describe("LiveSite against a store that fails, races or loses messages", () => {
       await assert.rejects(live.apply({ maxFailedLogins: 4 }, "admin"), StoreUnavailableError);
       control.failListing = false;
       await eventually(() => live.current().maxFailedLogins === 3, 2_000, "the stored override is taken after the store recovers");
+    } finally {
+      live.close();
+      await store.close();
+    }
+  });
+
+  it("writes several properties as one store change, and changes nothing when that write fails", async () => {
+    const { store, control } = scriptedStore(await createEmbeddedStore({ dataDir: null }));
+    const live = new LiveSite({ store, base, clock, log });
+    try {
+      await live.load();
+      control.failWrites = true;
+      await assert.rejects(live.apply({ maxFailedLogins: 3, sessionTimeout: "20 minutes", requireLogin: false }, "admin"), StoreUnavailableError);
+      assert.equal(control.writes, 1, "the three properties were not written as one change");
+      assert.deepEqual(await store.listRecords(SITE_CONFIG_KIND), []);
+      assert.equal(live.current().maxFailedLogins, 5, "a value the store refused was put in force");
+      control.failWrites = false;
+      await live.apply({ maxFailedLogins: 3, sessionTimeout: "20 minutes" }, "admin");
+      control.failWrites = true;
+      await assert.rejects(live.reset(["maxFailedLogins", "sessionTimeout"], "admin"), StoreUnavailableError);
+      assert.equal((await store.listRecords(SITE_CONFIG_KIND)).length, 2);
+      assert.equal(live.current().maxFailedLogins, 3, "a reset the store refused was put in force");
+    } finally {
+      live.close();
+      await store.close();
+    }
+  });
+
+  it("refuses to reset an unknown name and removes nothing", async () => {
+    const store = await createEmbeddedStore({ dataDir: null });
+    const live = new LiveSite({ store, base, clock, log });
+    try {
+      await live.load();
+      await live.apply({ maxFailedLogins: 3 }, "admin");
+      await assert.rejects(live.reset(["maxFailedLogins", "nope"], "admin"), (err: Error) => err.name === "SiteConfigError" && /site\.nope/.test(err.message));
+      assert.equal(live.current().maxFailedLogins, 3);
     } finally {
       live.close();
       await store.close();
@@ -625,11 +729,74 @@ describe("site-config on two gateway processes sharing one Redis", { timeout: 12
     }
   });
 
+  it("puts a reset made on one process in force on the other", async () => {
+    assert.equal((await write(A!, { refreshGuestFrequency: "2 hours" })).status, 200);
+    const removed = await B!.https(`${SITE}/values/refreshGuestFrequency`, { method: "DELETE", headers: asAdmin });
+    assert.equal(removed.status, 200, removed.body);
+    await eventually(async () => (await A!.https(`${SITE}/values/refreshGuestFrequency`, { headers: asAdmin })).json<string>() === "1 day", 1_000, "A drops the override B removed");
+  });
+
   it("refuses a bad write on either process without changing the other", async () => {
     const res = await write(B!, { maxFailedLogins: "lots", concurrentMaxSessions: 99 });
     assert.equal(res.status, 400);
     assert.deepEqual(res.json<Problems>().problems.map((p) => p.key), ["site.maxFailedLogins"]);
     const onA = await A!.https(`${SITE}/values/{maxFailedLogins,concurrentMaxSessions}`, { headers: asAdmin });
     assert.deepEqual(onA.json(), { maxFailedLogins: 3, concurrentMaxSessions: 11 });
+  });
+});
+
+describe("portcullis config overrides|reset against the gateways' Redis", { timeout: 60_000 }, () => {
+  let redis: TestRedis;
+  let store: Store;
+  let live: LiveSite;
+  let cli: (args: string[]) => ReturnType<typeof runCli>;
+  const base = validate({ site: { maxFailedLogins: 5 } }).site;
+  const log = createLogger({ level: "silent", destination: memoryLog().destination });
+
+  before(async () => {
+    redis = await startTestRedis();
+    const dir = tempDir("portcullis-site-cli-");
+    const config = path.join(dir, "portcullis.yaml");
+    fs.writeFileSync(config, `store: { redis: ${JSON.stringify(redis.url)} }\nsite: { maxFailedLogins: 5 }\n`);
+    cli = (args) => runCli([...args, "-c", config], { cwd: dir });
+    store = await createRedisStore({ target: { kind: "url", url: redis.url } });
+    // Stands for a running gateway: it must see the CLI's reset.
+    live = new LiveSite({ store, base, clock: new ManualClock(), log });
+    await live.load();
+  });
+  after(async () => {
+    live?.close();
+    await store?.close();
+    await redis?.cleanup();
+  });
+
+  it("lists no override on a fresh store", () => {
+    const r = cli(["config", "overrides"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /no site\.\* value is overridden/);
+  });
+
+  it("lists an override written over REST with the file's value, who and when", async () => {
+    await live.apply({ maxFailedLogins: 2 }, "ann");
+    const r = cli(["config", "overrides"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^site\.maxFailedLogins = 2 \(file: 5; by ann at \d{4}-\d\d-\d\dT[\d:.]+Z\)$/m);
+  });
+
+  it("refuses an unknown key with a hint and resets nothing", () => {
+    const r = cli(["config", "reset", "site.maxFailedLogins", "site.maxFailedLogin"]);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /site\.maxFailedLogin: is not a site-config property; did you mean "maxFailedLogins"/);
+    assert.match(r.stderr, /nothing was reset/);
+    assert.equal(live.current().maxFailedLogins, 2);
+  });
+
+  it("resets an override: the store forgets it and a running gateway goes back to the file's value", async () => {
+    const r = cli(["config", "reset", "site.maxFailedLogins", "sessionTimeout"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /site\.maxFailedLogins: 2 -> 5 \(the file's value\)/);
+    assert.match(r.stdout, /site\.sessionTimeout: not overridden; nothing to reset/);
+    assert.deepEqual(await store.listRecords(SITE_CONFIG_KIND), []);
+    await eventually(() => live.current().maxFailedLogins === 5, 2_000, "the running LiveSite takes the reset");
   });
 });

@@ -194,6 +194,15 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       return deleted;
     },
 
+    async writeRecords(kind, put, remove = []) {
+      // Values are cloned before anything changes: a value that cannot be stored leaves all as it was.
+      const copies = put.map(([id, value]) => [id, clone(value)] as const);
+      const map = kindMap(kind);
+      for (const [id, value] of copies) map.set(id, value);
+      for (const id of remove) map.delete(id);
+      changed();
+    },
+
     async listRecords<T>(kind: string) {
       return [...(records.get(kind)?.values() ?? [])].map((v) => clone(v) as T);
     },

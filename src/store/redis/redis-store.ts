@@ -295,6 +295,16 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
         return Number(results?.[0]?.[1] ?? 0) > 0;
       }),
 
+    writeRecords: (kind, put, remove = []) =>
+      run(async () => {
+        // MULTI/EXEC: applied as one, and not at all if the connection fails before EXEC.
+        const tx = client.multi();
+        for (const [id, value] of put) tx.set(k.record(kind, id), JSON.stringify(value));
+        if (put.length > 0) tx.sadd(k.recordIndex(kind), ...put.map(([id]) => id));
+        if (remove.length > 0) tx.del(...remove.map((id) => k.record(kind, id))).srem(k.recordIndex(kind), ...remove);
+        await tx.exec();
+      }),
+
     listRecords: <T>(kind: string) =>
       run(async () => {
         const ids = await client.smembers(k.recordIndex(kind));
