@@ -43,6 +43,8 @@ interface Row {
   errors: number;
   non2xx: number;
   rssMb?: number;
+  /** CPU time (user + system) the measured process and its children spent per request, median of the rounds. */
+  cpuMicrosPerRequest?: number;
 }
 
 function freePort(): Promise<number> {
@@ -84,6 +86,26 @@ function peakRssMb(pid: number | undefined): number | undefined {
     const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
     const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
     return Math.round((kb / 1024) * 10) / 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time (user + system, µs) used so far by a process and its child processes (nginx's worker is a
+ * child of its master). Less moved by neighbours than requests per second: it is the work a request
+ * costs, not how much of the machine the process got.
+ */
+function cpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const ticks = (p: number) => {
+      const fields = fs.readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    // USER_HZ is 100 on Linux.
+    return [pid, ...children].reduce((sum, p) => sum + ticks(p), 0) * 10_000;
   } catch {
     return undefined;
   }
@@ -137,10 +159,17 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 async function measureRounds(targets: Target[]): Promise<Row[]> {
   for (const t of targets) await autocannon({ url: t.url, connections: CONNECTIONS, duration: 2, headers: t.headers });
   const results = targets.map(() => [] as autocannon.Result[]);
+  const cpu = targets.map(() => [] as number[]);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, t] of targets.entries()) {
+    // Each round starts one row later, so that no row always follows the same neighbour.
+    for (let k = 0; k < targets.length; k++) {
+      const i = (k + round) % targets.length;
+      const t = targets[i]!;
+      const before = cpuMicros(t.pid);
       const r = await autocannon({ url: t.url, connections: CONNECTIONS, duration: DURATION, pipelining: 1, headers: t.headers });
+      const after = cpuMicros(t.pid);
       results[i]!.push(r);
+      if (before !== undefined && after !== undefined && r.requests.total > 0) cpu[i]!.push((after - before) / r.requests.total);
       console.log(`round ${round + 1}/${ROUNDS} ${t.name}: ${Math.round(r.requests.average)} req/s`);
     }
   }
@@ -156,6 +185,7 @@ async function measureRounds(targets: Target[]): Promise<Row[]> {
       errors: runs.reduce((n, r) => n + r.errors + r.timeouts, 0),
       non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
       rssMb: peakRssMb(t.pid),
+      cpuMicrosPerRequest: cpu[i]!.length > 0 ? Math.round(median(cpu[i]!)) : undefined,
     };
   });
 }
@@ -284,6 +314,7 @@ http {
     "p99 ms": r.p99,
     errors: r.errors + r.non2xx,
     "RSS MB": r.rssMb ?? "",
+    "CPU µs/req": r.cpuMicrosPerRequest ?? "",
     "× direct": (r.requestsPerSec / direct.requestsPerSec).toFixed(2),
     "× bypass": (r.requestsPerSec / bypass.requestsPerSec).toFixed(2),
     "× nginx": nginxRow ? (r.requestsPerSec / nginxRow.requestsPerSec).toFixed(2) : "",
@@ -305,6 +336,8 @@ http {
   const verdict = {
     throughputVsNginx: nginxRow ? bypass.requestsPerSec / nginxRow.requestsPerSec : null,
     p99VsNginx: nginxRow ? bypass.p99 / Math.max(nginxRow.p99, 1) : null,
+    // Not a target: how much more CPU a request costs through the gateway than through nginx.
+    cpuPerRequestVsNginx: nginxRow?.cpuMicrosPerRequest && bypass.cpuMicrosPerRequest ? bypass.cpuMicrosPerRequest / nginxRow.cpuMicrosPerRequest : null,
     sessionVsBypass: sessionRow.requestsPerSec / bypass.requestsPerSec,
     basicVsBypass: basicRow.requestsPerSec / bypass.requestsPerSec,
     loginsPerSec: logins.perSec,
@@ -316,6 +349,7 @@ http {
   if (verdict.throughputVsNginx !== null) {
     console.log(`gateway (bypass)/nginx throughput ${verdict.throughputVsNginx.toFixed(2)} (target ≥ 0.6), p99 ${verdict.p99VsNginx!.toFixed(2)}× (target ≤ 3), gateway RSS ${bypass.rssMb} MB (target < 150)`);
   }
+  if (verdict.cpuPerRequestVsNginx !== null) console.log(`CPU per request: gateway (bypass) ${bypass.cpuMicrosPerRequest} µs, nginx ${nginxRow!.cpuMicrosPerRequest} µs (${verdict.cpuPerRequestVsNginx.toFixed(1)}×)`);
   console.log(`session/bypass ${verdict.sessionVsBypass.toFixed(2)}, Basic/bypass ${verdict.basicVsBypass.toFixed(2)} (target ≥ 0.85)`);
   const out = path.join(root, "bench/results", `${new Date().toISOString().slice(0, 10)}.json`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
