@@ -52,6 +52,14 @@ function responseHeaders(raw: Buffer[], extra: Record<string, string> | undefine
   return out;
 }
 
+/** The Content-Length of a flat header list, or -1. */
+function declaredLength(headers: readonly string[]): number {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === "content-length") return Number(headers[i + 1]);
+  }
+  return -1;
+}
+
 function isTimeout(err: { code?: string }): boolean {
   return err.code === "UND_ERR_HEADERS_TIMEOUT" || err.code === "UND_ERR_BODY_TIMEOUT" || err.code === "UND_ERR_CONNECT_TIMEOUT";
 }
@@ -68,6 +76,10 @@ class ForwardHandler {
   /** The client left: abort as soon as undici hands over the means to. */
   clientGone = false;
   private resume: (() => void) | null = null;
+  /** The answer's Content-Length (-1: none, or the body came in several pieces). */
+  private whole = -1;
+  /** A body that came whole, held for `onComplete`. */
+  private last: Buffer | null = null;
 
   constructor(
     private readonly req: http.IncomingMessage,
@@ -92,19 +104,31 @@ class ForwardHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     // 1xx answers (100 Continue, 103 Early Hints) are not relayed; the final one follows.
     if (statusCode < 200) return true;
-    this.res.writeHead(statusCode, responseHeaders(rawHeaders, this.scope.responseHeaders));
+    const headers = responseHeaders(rawHeaders, this.scope.responseHeaders);
+    this.res.writeHead(statusCode, headers);
+    this.whole = declaredLength(headers);
     this.resume = resume;
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    // The whole declared body in one piece: undici completes the message in the same parse, so it is
+    // sent with the head by `end` (one write, no cork until the next tick).
+    if (chunk.length === this.whole && this.last === null) {
+      this.last = chunk;
+      return true;
+    }
+    this.whole = -1;
     if (this.res.write(chunk)) return true;
     this.res.once("drain", this.resume!);
     return false;
   }
 
   onComplete(): void {
-    this.res.end();
+    const last = this.last;
+    this.last = null;
+    if (last === null) this.res.end();
+    else this.res.end(last);
   }
 
   onError(err: Error): void {

@@ -144,6 +144,20 @@ describe("requests proxied to the upstream", { timeout: 30_000 }, () => {
       assert.deepEqual(JSON.parse(res.body.toString()), { id: 7 });
     });
 
+    it("answers HEAD with the upstream's headers, Content-Length included, and no body", async () => {
+      upstream.behave((req, res) => {
+        res.writeHead(200, { "content-type": "text/plain", "content-length": 12, "x-method": req.method ?? "" });
+        res.end(req.method === "HEAD" ? undefined : "twelve bytes");
+      });
+      const head = await send(gw, "/file.txt", { method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers["x-method"], "HEAD");
+      assert.equal(head.headers["content-length"], "12");
+      assert.equal(head.body.length, 0);
+      const get = await send(gw, "/file.txt");
+      assert.equal(get.body.toString(), "twelve bytes");
+    });
+
     it("carries a 204 answer with no body", async () => {
       upstream.behave((_req, res) => {
         res.writeHead(204, { "x-deleted": "yes" });
@@ -166,15 +180,16 @@ describe("requests proxied to the upstream", { timeout: 30_000 }, () => {
       assert.equal(res.body.toString(), "no such thing in the app\n");
     });
 
-    it("streams a chunked response: the client gets the first part before the upstream has finished", async () => {
+    /** The upstream writes a first part, then waits until the client has it before writing the rest. */
+    async function streamed(headers: Record<string, string | number>) {
       let finish!: () => void;
       const upstreamMayFinish = new Promise<void>((r) => (finish = r));
       upstream.behave((_req, res) => {
-        res.writeHead(200, { "content-type": "text/plain" });
+        res.writeHead(200, { "content-type": "text/plain", ...headers });
         res.write("first part\n");
         void upstreamMayFinish.then(() => res.end("second part\n"));
       });
-      const outcome = await new Promise<{ firstBeforeEnd: boolean; body: string; te: string | undefined }>((resolve, reject) => {
+      return new Promise<{ firstBeforeEnd: boolean; body: string; te: string | undefined; length: string | undefined }>((resolve, reject) => {
         const timer = setTimeout(() => {
           finish();
           reject(new Error("the first part did not arrive before the upstream finished (response buffered?)"));
@@ -190,14 +205,26 @@ describe("requests proxied to the upstream", { timeout: 30_000 }, () => {
               finish();
             }
           });
-          res.on("end", () => resolve({ firstBeforeEnd, body, te: res.headers["transfer-encoding"] }));
+          res.on("end", () => resolve({ firstBeforeEnd, body, te: res.headers["transfer-encoding"], length: res.headers["content-length"] }));
         });
         req.on("error", reject);
         req.end();
       });
+    }
+
+    it("streams a chunked response: the client gets the first part before the upstream has finished", async () => {
+      const outcome = await streamed({});
       assert.equal(outcome.firstBeforeEnd, true);
       assert.equal(outcome.body, "first part\nsecond part\n");
       assert.equal(outcome.te, "chunked");
+    });
+
+    it("streams a response with a Content-Length the same way: a first part is not held for the rest", async () => {
+      const outcome = await streamed({ "content-length": "first part\nsecond part\n".length });
+      assert.equal(outcome.firstBeforeEnd, true);
+      assert.equal(outcome.body, "first part\nsecond part\n");
+      assert.equal(outcome.length, "23");
+      assert.equal(outcome.te, undefined);
     });
 
     it("carries the same X-Request-Id the upstream saw, not one the client chose", async () => {
