@@ -21,6 +21,10 @@ const DOTDOT = /^(\.|%2e){2}$/i;
 /** A dot segment with a path parameter (`..;x`): Tomcat reads it as `..`, others as a name; refused. */
 const DOT_WITH_PARAMS = /^(\.|%2e){1,2};/i;
 
+/** Segments of unreserved and sub-delimiter characters but `;`, none empty but a trailing one. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,=:@-]+)*\/?$/;
+const DOT_SEGMENT = /\/\.{1,2}(?:\/|$)/;
+
 /** Throws ERR_BAD_PATH (400) for targets that cannot be decoded or are not origin- or absolute-form. */
 export function normaliseTarget(rawUrl: string): NormalisedTarget {
   let target = rawUrl;
@@ -33,6 +37,8 @@ export function normaliseTarget(rawUrl: string): NormalisedTarget {
   const q = target.indexOf("?");
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? "" : target.slice(q);
+  // Most paths have nothing to normalise: plain segments, no dot segments, no escapes, no `;`.
+  if (PLAIN_PATH.test(rawPath) && !DOT_SEGMENT.test(rawPath)) return { path: rawPath, forwardPath: rawPath, query };
   if (rawPath.includes("#")) throw badPath();
   // Some upstreams (and WHATWG URL parsing, which http-proxy-3 uses for upgrades) read "\" as "/":
   // a path the rules would judge differently from the upstream is refused.

@@ -21,6 +21,19 @@ describe("normaliseTarget", () => {
     assert.deepEqual(normaliseTarget("/a/b"), { path: "/a/b", forwardPath: "/a/b", query: "" });
   });
 
+  it("reads a plain path (the shortcut) exactly as the full normalisation does", () => {
+    // "/x/.." in front sends the same path through the segment-by-segment reading.
+    const plain = ["/", "/a", "/a/", "/a/b.c/d", "/.well-known/x", "/a/...", "/a/.b/..c", "/data/projects/P1/subjects/S~1", "/x/$&'()*+,=:@!-_"];
+    for (const p of plain) {
+      assert.deepEqual(normaliseTarget(`${p}?q=1`), normaliseTarget(`/x/..${p}?q=1`), p);
+    }
+    // Paths the shortcut must leave to the full reading.
+    for (const [sent, path] of [["/a/./b", "/a/b"], ["/a/../b", "/b"], ["/a//b", "/a/b"], ["/a/..", "/"], ["/%61", "/a"]]) {
+      assert.equal(normaliseTarget(sent!).path, path, sent);
+    }
+    assert.equal(normaliseTarget("/a;x=1/b").paramFreePath, "/a/b");
+  });
+
   it("resolves a dot-dot segment so /admin/../admin/x meets /admin/**", () => {
     assert.deepEqual(normaliseTarget("/admin/../admin/x"), { path: "/admin/x", forwardPath: "/admin/x", query: "" });
   });
