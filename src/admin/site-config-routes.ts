@@ -58,14 +58,25 @@ function sendProblems(x: Exchange, err: SiteConfigError): "done" {
   return "done";
 }
 
-/** Runs a change; a SiteConfigError is answered 400 with its problems, anything else propagates. */
-async function changing(x: Exchange, change: () => Promise<Record<string, SiteChange>>): Promise<Record<string, SiteChange> | "done"> {
+/**
+ * Runs a change by the signed-in admin and audits it when something changed; a SiteConfigError is
+ * answered 400 with its problems ("done"), anything else propagates.
+ */
+async function changing(
+  x: Exchange,
+  change: (user: string) => Promise<Record<string, SiteChange>>,
+  auditExtra: Record<string, unknown> = {},
+): Promise<Record<string, SiteChange> | "done"> {
+  const user = x.scope.principal!.user;
+  let changes: Record<string, SiteChange>;
   try {
-    return await change();
+    changes = await change(user);
   } catch (err) {
     if (err instanceof SiteConfigError) return sendProblems(x, err);
     throw err;
   }
+  if (Object.keys(changes).length > 0) audit(x.scope.log, "site-config.changed", { user, changes, ...auditExtra, ip: x.scope.clientIp, requestId: x.scope.id });
+  return changes;
 }
 
 function unknownProperty(name: string): GatewayError {
@@ -106,10 +117,8 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
         if (body === null || typeof body !== "object" || Array.isArray(body)) {
           throw new GatewayError("ERR_BAD_REQUEST", 400, 'Send a JSON map of property names to values, such as {"maxFailedLogins": 3}.');
         }
-        const user = x.scope.principal!.user;
-        const changes = await changing(x, () => d.live.apply(body as Record<string, unknown>, user));
+        const changes = await changing(x, (user) => d.live.apply(body as Record<string, unknown>, user));
         if (changes === "done") return "done";
-        if (Object.keys(changes).length > 0) audit(x.scope.log, "site-config.changed", { user, changes, ip: x.scope.clientIp, requestId: x.scope.id });
         sendJson(x.res, 200, Object.fromEntries(Object.entries(changes).map(([name, c]) => [name, c.to])));
         return "done";
       },
@@ -123,10 +132,7 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
         requireAdminHere(x);
         requireToken(x, d.live.current());
         const { names } = requestedNames(params.name!);
-        const user = x.scope.principal!.user;
-        const changes = await changing(x, () => d.live.reset(names, user));
-        if (changes === "done") return "done";
-        if (Object.keys(changes).length > 0) audit(x.scope.log, "site-config.changed", { user, changes, reset: true, ip: x.scope.clientIp, requestId: x.scope.id });
+        if ((await changing(x, (user) => d.live.reset(names, user), { reset: true })) === "done") return "done";
         // The values now in force, whether or not an override was there to remove.
         sendJson(x.res, 200, valuesOf(d.live.values(), names));
         return "done";
