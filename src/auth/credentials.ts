@@ -174,14 +174,13 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     let cookie: string | null = null;
     if (req.headers.cookie !== undefined) {
       const { value, rest } = splitCookie(req.headers.cookie, deps.cookieName);
-      if (rest === undefined) delete req.headers.cookie;
-      else req.headers.cookie = rest;
+      req.headers.cookie = rest;
       cookie = value;
     }
     // Consumed here: the upstream never sees a password (SPEC §7).
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
-      delete req.headers.authorization;
+      req.headers.authorization = undefined;
       const credential = parseBasic(authorization);
       if (credential) return basic(x, credential.user, credential.password);
     }

@@ -15,6 +15,7 @@ import { upstreamTimeout, upstreamUnreachable } from "../errors.js";
 import { sendError } from "../pipeline/respond.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import type { Stage } from "../pipeline/stage.js";
+import { dropHeader } from "./strip-headers.js";
 
 export interface HttpForwardOptions {
   url: UrlValue;
@@ -180,7 +181,7 @@ export function createHttpForward(options: HttpForwardOptions): HttpForward {
     const headers = req.headers;
     // Node has validated the framing; undici frames the body again (chunked when there is no length).
     const hasBody = headers["content-length"] !== undefined ? headers["content-length"] !== "0" : headers["transfer-encoding"] !== undefined;
-    delete headers["transfer-encoding"];
+    dropHeader(headers, "transfer-encoding");
     // undici destroys a failed request's body stream; given `req` itself, that would reset the
     // client's connection before the 502/504 could be sent. A pass-through takes the blow instead.
     let body: PassThrough | null = null;

@@ -6,6 +6,7 @@ import { createProxyServer } from "http-proxy-3";
 import type { UrlValue } from "../config/fields.js";
 import type { Logger } from "../log/logger.js";
 import type { RequestScope } from "../pipeline/scope.js";
+import { compactHeaders } from "./strip-headers.js";
 
 export interface WebSocketProxy {
   upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, scope: RequestScope): void;
@@ -21,6 +22,8 @@ export function createWebSocketProxy(options: { url: UrlValue; ca?: string; log:
   proxy.on("econnreset", () => undefined);
   return {
     upgrade(req, socket, head, scope) {
+      // http-proxy-3 copies every header, undefined ones too (they would be sent as values).
+      compactHeaders(req.headers);
       proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => {
         scope.log.warn({ requestId: scope.id, err: err.message, code: err.code }, "websocket upstream failed");
         if (!socket.destroyed) {
