@@ -128,8 +128,9 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     }
   }
 
-  // The X-Session-Expires value of a session record; records are shared while cached, so is this.
-  const expiresHeader = new WeakMap<SessionRecord, string>();
+  // What a session record gives each of its requests (principal, X-Session-Expires value), made once:
+  // records are shared while the session service caches them, so is this.
+  const fromRecord = new WeakMap<SessionRecord, { principal: Principal; expires: string }>();
 
   /** Store work for a request: an unreachable store leaves it unauthenticated and marked (fail closed). */
   function failClosed(x: Exchange, work: Promise<void>): Promise<void> {
@@ -144,15 +145,18 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     if (result.kind === "valid" && result.session.encrypted && scope.listener === "insecure") return endExposed(x, result.session);
     if (result.kind === "valid") {
       const s = result.session;
-      scope.session = s;
-      scope.principal = { user: s.user, roles: s.roles, email: s.email, name: s.name, provider: s.provider };
-      scope.authVia = "session";
-      let expires = expiresHeader.get(s);
-      if (expires === undefined) {
-        expires = new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString();
-        expiresHeader.set(s, expires);
+      let known = fromRecord.get(s);
+      if (known === undefined) {
+        known = {
+          principal: { user: s.user, roles: s.roles, email: s.email, name: s.name, provider: s.provider },
+          expires: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
+        };
+        fromRecord.set(s, known);
       }
-      (scope.responseHeaders ??= {})["x-session-expires"] = expires;
+      scope.session = s;
+      scope.principal = known.principal;
+      scope.authVia = "session";
+      (scope.responseHeaders ??= {})["x-session-expires"] = known.expires;
     } else if (result.kind === "expired") {
       scope.expiredAt = result.at;
     }

@@ -1,6 +1,7 @@
 /** Identity headers for the upstream (SPEC §3 `identity.headers`), written after client copies were removed. */
 import type { Config } from "../config/schema.js";
 import type { Stage } from "../pipeline/stage.js";
+import type { Principal } from "../sessions/session-service.js";
 
 /**
  * Header values must be visible ASCII: anything else (an accented e-mail address, a group named in
@@ -16,16 +17,24 @@ export function identityHeaders(names: Config["identity"]["headers"]): Stage {
   const email = names.email.toLowerCase();
   const provider = names.provider.toLowerCase();
   const name = names.name.toLowerCase();
+  // A principal is shared by the requests of one session or cached Basic credential (and never
+  // changed once made), so its header values are computed once.
+  const values = new WeakMap<Principal, [string, string, string | undefined, string | undefined, string]>();
   return {
     name: "identityHeaders",
     run({ req, scope }) {
       const p = scope.principal;
       if (!p) return;
-      req.headers[user] = headerSafe(p.user);
-      req.headers[groups] = p.roles.map(headerSafe).join(",");
-      if (p.email) req.headers[email] = headerSafe(p.email);
-      if (p.name) req.headers[name] = headerSafe(p.name);
-      req.headers[provider] = headerSafe(p.provider);
+      let v = values.get(p);
+      if (v === undefined) {
+        v = [headerSafe(p.user), p.roles.map(headerSafe).join(","), p.email ? headerSafe(p.email) : undefined, p.name ? headerSafe(p.name) : undefined, headerSafe(p.provider)];
+        values.set(p, v);
+      }
+      req.headers[user] = v[0];
+      req.headers[groups] = v[1];
+      if (v[2] !== undefined) req.headers[email] = v[2];
+      if (v[3] !== undefined) req.headers[name] = v[3];
+      req.headers[provider] = v[4];
     },
   };
 }

@@ -32,4 +32,9 @@ describe("splitCookie", () => {
       if (header !== undefined) assert.equal(withoutCookie(header, NAME), rest);
     });
   }
+
+  it("reads a header without ';' (the shortcut) as the general loop reads it with a ';' added", () => {
+    const single = ["   ", `${NAME}=abc`, ` ${NAME} = v `, NAME, `${NAME}=`, `${NAME}=a=b`, `${NAME}x=evil`, `x${NAME}=1`, "other=1", " other ", "=v"];
+    for (const header of single) assert.deepEqual(splitCookie(header, NAME), splitCookie(`${header};`, NAME), JSON.stringify(header));
+  });
 });
