@@ -27,14 +27,12 @@ export function escapeHtml(text: string): string {
  * request by the pipeline. They are passed to writeHead with the rest rather than set on the response
  * beforehand: Node merges pre-set headers on a slower path, on every proxied response.
  */
-const requestHeaders = new WeakMap<http.ServerResponse, Record<string, string>>();
+const REQUEST_HEADERS = Symbol("portcullis.requestHeaders");
+type WithHeaders = http.ServerResponse & { [REQUEST_HEADERS]?: Record<string, string> };
 
+/** Kept on the response under a symbol: a WeakMap entry per request cost more (insert plus GC work). */
 export function answerHeaders(res: http.ServerResponse, headers: Record<string, string>): void {
-  requestHeaders.set(res, headers);
-}
-
-export function headersOf(res: http.ServerResponse): Record<string, string> | undefined {
-  return requestHeaders.get(res);
+  (res as WithHeaders)[REQUEST_HEADERS] = headers;
 }
 
 function writeOwn(res: http.ServerResponse, status: number, contentType: string, body: string, extra: Record<string, string> = {}): void {
@@ -42,7 +40,7 @@ function writeOwn(res: http.ServerResponse, status: number, contentType: string,
     res.destroy();
     return;
   }
-  res.writeHead(status, { ...OWN_HEADERS, ...requestHeaders.get(res), "content-type": contentType, "content-length": Buffer.byteLength(body), ...extra });
+  res.writeHead(status, { ...OWN_HEADERS, ...(res as WithHeaders)[REQUEST_HEADERS], "content-type": contentType, "content-length": Buffer.byteLength(body), ...extra });
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
