@@ -222,6 +222,21 @@ describe("WebSockets through the secure listener", { timeout: 30_000 }, () => {
     }
   });
 
+  it("never pass the client's credentials on: no Authorization, no session cookie, no header left empty", async () => {
+    const basic = Buffer.from("admin:admin-password-1").toString("base64");
+    const ws = await rawWebSocket(gw, "/ws/creds", { headers: { Authorization: `Basic ${basic}`, Cookie: "portcullis_session=whatever; app=1" } });
+    try {
+      assert.equal(ws.status, 101, ws.head);
+      const h = lastUpgrade(upstream).headers;
+      assert.equal(h.authorization, undefined);
+      assert.equal(h.cookie, "app=1");
+      assert.equal(h["x-remote-user"], "admin");
+      for (const [name, value] of Object.entries(h)) assert.ok(value !== "undefined" && value !== "", `${name}: ${String(value)}`);
+    } finally {
+      ws.close();
+    }
+  });
+
   it("forward the normalised path of the upgrade", async () => {
     const ws = await rawWebSocket(gw, "/ws/../ws//norm?x=1");
     try {
