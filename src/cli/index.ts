@@ -1,4 +1,6 @@
 /** The `portcullis` command line: one file per command group, registered here. */
+// First, so that V8 is set up before the other modules are evaluated.
+import "./v8-flags.js";
 import { Command } from "commander";
 import { registerCerts } from "./certs.js";
 import { registerConfig } from "./config.js";

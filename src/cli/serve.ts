@@ -12,7 +12,6 @@ import { Accounts } from "../auth/local/accounts.js";
 import { ensureAdmin } from "../auth/local/bootstrap.js";
 import { openStore } from "../store/open-store.js";
 import { startGateway } from "../main.js";
-import { applyMemoryFlags } from "../ops/memory-flags.js";
 import { writeDevCertificates } from "../tls/dev-files.js";
 import { loadConfigOrExit } from "./load-config.js";
 
@@ -23,7 +22,6 @@ export function registerServe(program: Command): void {
     .option("-c, --config <file>", "configuration file", undefined)
     .option("--demo-upstream", "also start a small demo application on the upstream port")
     .action(async (opts: { config?: string; demoUpstream?: boolean }) => {
-      applyMemoryFlags();
       const { config, source } = loadConfigOrExit(opts.config);
       const log = createLogger({ level: config.logging.level });
       if (source === null) log.warn({ file: DEFAULT_CONFIG_PATH }, "no configuration file found; running on the built-in defaults");
