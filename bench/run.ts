@@ -15,6 +15,7 @@ import path from "node:path";
 import https from "node:https";
 import autocannon from "autocannon";
 import { createCa, issueCertificate } from "../src/tls/dev-ca.js";
+import { MEMORY_FLAGS } from "../src/ops/memory-flags.js";
 import { sessionMemory } from "./session-memory.js";
 import { measureLdapLogins, startBenchDirectory, type BenchDirectory } from "./ldap-logins.js";
 
@@ -326,6 +327,16 @@ http {
   } else {
     console.log("nginx is not on the PATH: the nginx comparison is skipped (apt-get install nginx to include it)");
   }
+  // The floor: Node's HTTPS server and undici with nothing of the gateway around them, on the same V8
+  // flags as the gateway (bench/bare-proxy.mjs).
+  const barePort = await freePort();
+  const bare = start(
+    process.execPath,
+    [...MEMORY_FLAGS, path.join(root, "bench/bare-proxy.mjs"), String(barePort), String(upstreamPort), path.join(work, "server.pem"), path.join(work, "server.key")],
+    "bare-proxy",
+  );
+  await waitForPort(barePort);
+  targets.push({ name: "bare Node+undici proxy", url: `https://127.0.0.1:${barePort}/`, pid: bare.pid });
 
   const rows = await measureRounds(targets);
   const logins = await measureLogins(base, LOGIN_USERS);
@@ -337,6 +348,7 @@ http {
   const direct = rows[0]!;
   const nginxRow = rows.find((r) => r.name.startsWith("nginx"));
   const bypass = rows[1]!;
+  const bareRow = rows.find((r) => r.name.startsWith("bare"))!;
   const table = rows.map((r) => ({
     run: r.name,
     "req/s": r.requestsPerSec,
@@ -369,6 +381,9 @@ http {
     p99VsNginx: nginxRow ? bypass.p99 / Math.max(nginxRow.p99, 1) : null,
     // Not a target: how much more CPU a request costs through the gateway than through nginx.
     cpuPerRequestVsNginx: nginxRow?.cpuMicrosPerRequest && bypass.cpuMicrosPerRequest ? bypass.cpuMicrosPerRequest / nginxRow.cpuMicrosPerRequest : null,
+    // Not a target either: the gateway against Node and undici alone (bench/bare-proxy.mjs).
+    throughputVsBareProxy: bypass.requestsPerSec / bareRow.requestsPerSec,
+    bareProxyVsNginx: nginxRow ? bareRow.requestsPerSec / nginxRow.requestsPerSec : null,
     sessionVsBypass: sessionRow.requestsPerSec / bypass.requestsPerSec,
     basicVsBypass: basicRow.requestsPerSec / bypass.requestsPerSec,
     loginsPerSec: logins.perSec,
@@ -382,11 +397,15 @@ http {
     console.log(`gateway (bypass)/nginx throughput ${verdict.throughputVsNginx.toFixed(2)} (target ≥ 0.6), p99 ${verdict.p99VsNginx!.toFixed(2)}× (target ≤ 3), gateway RSS ${bypass.rssMb} MB (target < 150)`);
   }
   if (verdict.cpuPerRequestVsNginx !== null) console.log(`CPU per request: gateway (bypass) ${bypass.cpuMicrosPerRequest} µs, nginx ${nginxRow!.cpuMicrosPerRequest} µs (${verdict.cpuPerRequestVsNginx.toFixed(1)}×)`);
+  console.log(
+    `gateway (bypass)/bare Node+undici proxy throughput ${verdict.throughputVsBareProxy.toFixed(2)}, CPU per request ${bypass.cpuMicrosPerRequest} vs ${bareRow.cpuMicrosPerRequest} µs` +
+      (verdict.bareProxyVsNginx !== null ? `; the bare proxy reaches ${verdict.bareProxyVsNginx.toFixed(2)}× nginx` : ""),
+  );
   console.log(`session/bypass ${verdict.sessionVsBypass.toFixed(2)}, Basic/bypass ${verdict.basicVsBypass.toFixed(2)} (target ≥ 0.85)`);
   // Each round's rows ran minutes apart at most: the spread of these shows how much the machine moved.
   const perRound = (a: Row, b: Row) => a.rounds.map((v, i) => (v / b.rounds[i]!).toFixed(2)).join(" ");
   console.log(
-    `ratios round by round: bypass/nginx ${nginxRow ? perRound(bypass, nginxRow) : "-"}; session/bypass ${perRound(sessionRow, bypass)}; Basic/bypass ${perRound(basicRow, bypass)}`,
+    `ratios round by round: bypass/nginx ${nginxRow ? perRound(bypass, nginxRow) : "-"}; bypass/bare ${perRound(bypass, bareRow)}; session/bypass ${perRound(sessionRow, bypass)}; Basic/bypass ${perRound(basicRow, bypass)}`,
   );
   const out = path.join(root, "bench/results", `${new Date().toISOString().slice(0, 10)}.json`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
