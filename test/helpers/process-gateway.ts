@@ -14,7 +14,7 @@ import YAML from "yaml";
 import type { TestPki } from "./certs.js";
 import { cliEnv, waitForExit } from "./cli.js";
 import { deepMerge } from "./gateway.js";
-import { freePort } from "./redis.js";
+import { freePorts } from "./redis.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI_ENTRY = path.join(root, "src/cli/index.ts");
@@ -87,7 +87,7 @@ export function httpsRequest(port: number, ca: string, urlPath: string, options:
 /** Writes the config for a process gateway; returns the file and the ports it names. */
 export async function writeProcessConfig(pki: TestPki, settings: Record<string, unknown>, name = "gw") {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `portcullis-proc-${name.toLowerCase()}-`));
-  const [securePort, insecurePort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const [securePort, insecurePort, adminPort] = await freePorts(3);
   const server = pki.issue(`server-${name.toLowerCase()}-${Math.random().toString(36).slice(2, 8)}`);
   const base: Record<string, unknown> = {
     ports: { host: "127.0.0.1", secure: securePort, insecure: insecurePort, admin: `127.0.0.1:${adminPort}` },

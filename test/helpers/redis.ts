@@ -22,15 +22,35 @@ export async function killChild(child: ChildProcess | undefined): Promise<void> 
   await exited;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port!;
+}
+
+/**
+ * Several distinct free ports: every listener stays open until all are taken, since the system may
+ * hand out a port again as soon as it is closed (two calls to `freePort` once gave a gateway its
+ * demo upstream's port).
+ */
+export async function freePorts(count: 2): Promise<[number, number]>;
+export async function freePorts(count: 3): Promise<[number, number, number]>;
+export async function freePorts(count: 4): Promise<[number, number, number, number]>;
+export async function freePorts(count: number): Promise<number[]>;
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
 
 async function waitUntilAccepting(port: number, timeoutMs: number): Promise<void> {

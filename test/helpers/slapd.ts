@@ -8,7 +8,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { TestPki } from "./certs.js";
-import { freePort, killChild } from "./redis.js";
+import { freePorts, killChild } from "./redis.js";
 
 export const BASE = "dc=example,dc=org";
 export const PEOPLE = `ou=people,${BASE}`;
@@ -147,7 +147,7 @@ export async function startTestSlapd(options: SlapdOptions): Promise<TestSlapd> 
   const added = spawnSync("slapadd", ["-f", conf, "-l", seed], { encoding: "utf8" });
   if (added.status !== 0) throw new Error(`slapadd failed (${added.status}): ${added.stderr}`);
 
-  const [ldapPort, ldapsPort] = [await freePort(), await freePort()];
+  const [ldapPort, ldapsPort] = await freePorts(2);
   let child: ChildProcess | undefined;
   let output = "";
   const start = async () => {

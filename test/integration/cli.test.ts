@@ -7,13 +7,13 @@ import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
 import { createCa, issueCertificate, toPkcs12, type Pem } from "../../src/tls/dev-ca.js";
 import { runCli, spawnCli, tempDir, waitForExit, type CliResult } from "../helpers/cli.js";
+import { freePorts } from "../helpers/redis.js";
 
 const SHIPPED_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../config/portcullis.yaml");
 
@@ -38,17 +38,6 @@ function show(r: CliResult): string {
 
 function pemCertificates(text: string): X509Certificate[] {
   return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => new X509Certificate(m[0]));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe("portcullis config validate", () => {
@@ -389,7 +378,7 @@ describe("portcullis serve", () => {
 
   it("exits non-zero quickly with a message naming tls.keyStore when the keystore file is missing", async () => {
     const dir = fresh();
-    const [secure, insecure, admin] = [await freePort(), await freePort(), await freePort()];
+    const [secure, insecure, admin] = await freePorts(3);
     fs.writeFileSync(
       path.join(dir, "portcullis.yaml"),
       `ports:\n  secure: ${secure}\n  insecure: ${insecure}\n  admin: 127.0.0.1:${admin}\ntls:\n  keyStore: missing.p12\n  keyStorePassword: secret\n`,
@@ -425,7 +414,8 @@ describe("portcullis serve", () => {
     }
 
     before(async () => {
-      ports = { secure: await freePort(), insecure: await freePort(), admin: await freePort(), upstream: await freePort() };
+      const [secure, insecure, admin, upstream] = await freePorts(4);
+      ports = { secure, insecure, admin, upstream };
       child = spawnCli(["serve", "--demo-upstream"], {
         cwd: dir,
         env: {
