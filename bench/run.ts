@@ -24,8 +24,10 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 /**
  * Each proxy row is measured this many times, the rows taking turns, and the median is reported: the
  * machine is shared, and a neighbour's burst during one row's single run moved ratios by ±30%.
+ * Five rounds: with three, one bad round of two rows moved the bypass/nginx median from 0.67 to 0.58
+ * between runs of the same build (single rounds ranged 0.49–0.82 that day).
  */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /**
  * Seconds of load each target gets before the measured rounds. The gateway's JIT needs it: with a 2 s
  * warm-up its first round cost 184 µs of CPU per request and the next ones 131 and 140 (V8 was still
