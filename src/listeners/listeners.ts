@@ -99,6 +99,15 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
   ];
   // Upgraded (WebSocket) sockets leave Node's HTTP bookkeeping, so closeAllConnections() misses them.
   const upgraded = new Set<net.Socket>();
+  // Every open connection, for the shutdown: Node counts a connection that has not sent a request
+  // yet (a browser's preconnect) as busy, not idle, so it held the whole grace period.
+  const open = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+  };
+  insecure.on("connection", track);
+  secure.on("secureConnection", track);
   for (const [kind, server] of pairs) {
     server.on("request", (req, res) => options.onRequest(kind, req, res));
     server.on("upgrade", (req, socket: net.Socket, head) => {
@@ -140,15 +149,20 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
       const endWebSockets = () => {
         for (const socket of upgraded) socket.destroy();
       };
-      // Keep-alive connections go as soon as they are idle; busy ones finish their request first.
-      // WebSockets have no end of their own: they go once no HTTP request is left in flight.
-      const sweep = setInterval(() => {
+      // Keep-alive connections go as soon as they are idle, and so do connections that have not sent
+      // a byte of a request yet (a TLS socket counts only decrypted bytes); busy ones finish their
+      // request first. WebSockets have no end of their own: they go once no HTTP request is left in flight.
+      const closeIdle = () => {
         pairs.forEach(([, s]) => s.closeIdleConnections());
+        for (const socket of open) if (socket.bytesRead === 0 && !upgraded.has(socket)) socket.destroy();
+      };
+      const sweep = setInterval(() => {
+        closeIdle();
         void countConnections().then((n) => {
           if (n > 0 && n <= upgraded.size) endWebSockets();
         });
       }, 50);
-      pairs.forEach(([, s]) => s.closeIdleConnections());
+      closeIdle();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(() => {

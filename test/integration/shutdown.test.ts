@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
+import tls from "node:tls";
 import { after, before, describe, it } from "node:test";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { startTestUpstream, type TestUpstream } from "../helpers/upstream.js";
@@ -125,6 +126,59 @@ describe("graceful shutdown", () => {
       await within(1000, "the idle connection being closed", socketClosed);
     } finally {
       agent.destroy();
+      gw.pki.cleanup();
+    }
+  });
+
+  it("does not wait for connections that have not sent a request yet (a browser's preconnect), TLS or plaintext", { timeout: 10_000 }, async () => {
+    // The default grace (10 s) would show if close() waited for them to time out.
+    const gw = await startTestGateway({ upstream: { url: upstream.url }, router: { insecure: "allow" } });
+    const sockets: net.Socket[] = [];
+    try {
+      const tlsSocket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const s = tls.connect({ host: "127.0.0.1", port: gw.securePort, ca: gw.pki.ca.cert, servername: "localhost" }, () => resolve(s));
+        s.once("error", reject);
+      });
+      const plainSocket = await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(gw.insecurePort, "127.0.0.1", () => resolve(s));
+        s.once("error", reject);
+      });
+      sockets.push(tlsSocket, plainSocket);
+      const closedBy = sockets.map((s) => new Promise<void>((r) => s.once("close", () => r())));
+      for (const s of sockets) s.on("error", () => undefined);
+      // Let the gateway see both connections (the TLS one after its handshake).
+      await sleep(50);
+      const { ms } = await within(3000, "close() with two connections that sent nothing", gw.gateway.close());
+      assert.ok(ms < 3000);
+      await within(1000, "both connections being closed", Promise.all(closedBy));
+    } finally {
+      for (const s of sockets) s.destroy();
+      gw.pki.cleanup();
+    }
+  });
+
+  it("lets a request whose headers are still arriving finish when they complete", { timeout: 10_000 }, async () => {
+    upstream.behave((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("finished");
+    });
+    const gw = await startTestGateway({ upstream: { url: upstream.url }, router: { insecure: "allow" }, limits: { shutdownGrace: "5 seconds" } });
+    const socket = net.connect(gw.insecurePort, "127.0.0.1");
+    try {
+      socket.on("error", () => undefined);
+      await new Promise<void>((r) => socket.once("connect", () => r()));
+      let answer = "";
+      socket.on("data", (c: Buffer) => (answer += c.toString("latin1")));
+      socket.write("GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      await sleep(50);
+      const closing = gw.gateway.close();
+      await sleep(200);
+      socket.write("X-Late: 1\r\n\r\n");
+      await within(3000, "close() once the request was answered", closing);
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.match(answer, /finished/);
+    } finally {
+      socket.destroy();
       gw.pki.cleanup();
     }
   });
