@@ -72,7 +72,10 @@ export function registerConfig(program: Command): void {
         setValue(opts.config, key, value, process.env);
         console.log(`${opts.config}: ${key} set`);
         // The file is the bottom layer for site.*: a value an admin wrote over REST stays in force.
-        if (key.startsWith("site.")) console.log(`a run-time override of ${key} (see: portcullis config overrides) still wins until: portcullis config reset ${key}`);
+        // Said as a condition: the store that would tell is not opened for a file edit.
+        if (key.startsWith("site.")) {
+          console.log(`if ${key} was changed at run time over REST, that value still wins (portcullis config overrides lists them); portcullis config reset ${key} returns to the file's`);
+        }
       } catch (err) {
         if (err instanceof ConfigError) {
           printIssues(err);

@@ -26,7 +26,32 @@ function spliceScalar(source: string, doc: YAML.Document, segments: string[], va
   return source.slice(0, node.range[0]) + text + source.slice(node.range[1]);
 }
 
-/** A new key (or a block value): the document is changed and written out again. */
+/**
+ * A key that is absent, under a section written as a block: its lines are inserted as text, after the
+ * section's last entry (a new top-level section goes at the end of the file), so no other byte moves.
+ * Re-printing the whole document instead re-indented comments that stand between two sections.
+ */
+function insertKey(source: string, doc: YAML.Document, segments: string[], value: unknown): string | null {
+  for (let depth = segments.length - 1; depth >= 0; depth--) {
+    const parent = depth === 0 ? doc.contents : doc.getIn(segments.slice(0, depth), true);
+    if (parent === undefined) continue;
+    if (!YAML.isMap(parent) || parent.flow || parent.items.length === 0) return null;
+    const rest = segments.slice(depth).reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
+    const firstKey = parent.items[0]!.key as YAML.Node;
+    if (!firstKey.range) return null;
+    const indent = " ".repeat(firstKey.range[0] - (source.lastIndexOf("\n", firstKey.range[0] - 1) + 1));
+    const lines = YAML.stringify(rest).trimEnd().split("\n").map((line) => indent + line).join("\n") + "\n";
+    if (depth === 0) return source + (source.endsWith("\n") ? "" : "\n") + "\n" + lines;
+    const last = parent.items[parent.items.length - 1]!;
+    const end = ((last.value as YAML.Node | null)?.range ?? (last.key as YAML.Node).range)?.[1];
+    if (end === undefined) return null;
+    const lineEnd = source[end - 1] === "\n" ? end : source.indexOf("\n", end) + 1 || source.length;
+    return source.slice(0, lineEnd) + (source[lineEnd - 1] === "\n" ? "" : "\n") + lines + source.slice(lineEnd);
+  }
+  return null;
+}
+
+/** Anything else (an empty file, a section written in flow style): the document is changed and written out again. */
 function rewrite(doc: YAML.Document, segments: string[], value: unknown): string {
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
   doc.setIn(segments, value);
@@ -90,7 +115,7 @@ export function setValue(file: string, key: string, text: string, env: NodeJS.Pr
     value = text;
   }
   if (value === null && text.trim() !== "null" && text.trim() !== "~") value = text;
-  const next = spliceScalar(source, doc, segments, value) ?? rewrite(doc, segments, value);
+  const next = spliceScalar(source, doc, segments, value) ?? (doc.hasIn(segments) ? null : insertKey(source, doc, segments, value)) ?? rewrite(doc, segments, value);
   validate((YAML.parse(next) ?? {}) as Record<string, unknown>, env);
   fs.writeFileSync(file, next);
   return next;

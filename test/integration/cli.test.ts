@@ -172,7 +172,7 @@ describe("portcullis config set", () => {
     const { dir, file } = copy();
     const a = cli(["config", "set", "site.maxFailedLogins", "3", "-c", file], { cwd: dir });
     assert.equal(a.status, 0, show(a));
-    assert.match(a.stdout, /still wins until: portcullis config reset site\.maxFailedLogins/, "site.* keys name the run-time layer above the file");
+    assert.match(a.stdout, /if site\.maxFailedLogins was changed at run time over REST, that value still wins .*portcullis config reset site\.maxFailedLogins/, "site.* keys name the run-time layer above the file");
     const b = cli(["config", "set", "store.redis", "redis://127.0.0.1:6379", "-c", file], { cwd: dir });
     assert.equal(b.status, 0, show(b));
     const text = fs.readFileSync(file, "utf8");
@@ -180,8 +180,16 @@ describe("portcullis config set", () => {
     assert.equal(parsed.site?.maxFailedLogins, 3);
     assert.equal(parsed.store?.redis, "redis://127.0.0.1:6379");
     assert.equal(parsed.ports?.secure, 4064);
-    const comments = (t: string) => t.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("#"));
-    assert.deepEqual(comments(text), comments(original));
+    // Every line of the original is still there, in order and unindented or indented as it was: the
+    // new keys are lines added, nothing else moved (a re-printed document re-indented comments).
+    const added = text.split("\n");
+    let at = 0;
+    for (const line of original.split("\n")) {
+      const found = added.indexOf(line, at);
+      assert.ok(found >= 0, `line ${JSON.stringify(line)} is gone or changed`);
+      at = found + 1;
+    }
+    assert.equal(added.length - original.split("\n").length, 6, text.slice(original.length - 200));
     const v = cli(["config", "validate", "-c", file], { cwd: dir });
     assert.equal(v.status, 0, show(v));
     assert.match(v.stdout, /valid/);
@@ -204,6 +212,21 @@ describe("portcullis config set", () => {
     assert.equal(r.status, 2, show(r));
     assert.match(r.stderr, /ports\.securr: is not a known key; did you mean "secure"/);
     assert.ok(fs.readFileSync(file).equals(before), "the file changed");
+  });
+
+  it("adds a key under an existing section right after that section's last entry, at its indentation", () => {
+    const { dir, file } = copy();
+    fs.writeFileSync(file, original.replace("  url: http://127.0.0.1:4080", "  url: https://app.internal:8443"));
+    const source = fs.readFileSync(file, "utf8");
+    assert.notEqual(source, original, "the shipped upstream.url moved: adjust this test");
+    const r = cli(["config", "set", "upstream.ca", "certs/upstream-ca.pem", "-c", file], { cwd: dir });
+    assert.equal(r.status, 0, show(r));
+    const text = fs.readFileSync(file, "utf8");
+    const timeoutLine = source.split("\n").findIndex((l) => /^ {2}timeout: /.test(l));
+    assert.ok(timeoutLine > 0, "the shipped config has upstream.timeout");
+    assert.equal(text.split("\n")[timeoutLine + 1], "  ca: certs/upstream-ca.pem", text);
+    assert.equal(text.split("\n").filter((l) => l !== "  ca: certs/upstream-ca.pem").join("\n"), source);
+    assert.equal((YAML.parse(text) as { upstream: { ca: string } }).upstream.ca, "certs/upstream-ca.pem");
   });
 
   it("stores a flow list given for trustedProxies as a YAML list", () => {
