@@ -353,7 +353,7 @@ describe("portcullis firewall", () => {
   /** The TCP ports the rules accept, per syntax. */
   function openedPorts(format: string, text: string): number[] {
     const ports: number[] = [];
-    if (format === "iptables") for (const m of text.matchAll(/^iptables -A INPUT .*--dport (\d+) .*-j ACCEPT$/gm)) ports.push(Number(m[1]));
+    if (format === "iptables") for (const m of text.matchAll(/^ip6?tables -A INPUT .*--dport (\d+) .*-j ACCEPT$/gm)) ports.push(Number(m[1]));
     if (format === "pf") for (const m of text.matchAll(/^pass in .* port (\d+)\s*$/gm)) ports.push(Number(m[1]));
     if (format === "nftables") for (const m of text.matchAll(/dport \{([^}]*)\}/g)) ports.push(...m[1]!.split(",").map((p) => Number(p.trim())));
     return ports.sort((a, b) => a - b);
@@ -370,6 +370,40 @@ describe("portcullis firewall", () => {
     });
   }
 
+  it("sets each family's drop policy only after its accept rules, keeps ICMPv6, and leaves SSH to the admin, commented out", () => {
+    const r = cli(["firewall", "--format", "iptables"]);
+    assert.equal(r.status, 0, show(r));
+    const lines = r.stdout.split("\n");
+    for (const cmd of ["iptables", "ip6tables"]) {
+      const policy = lines.indexOf(`${cmd} -P INPUT DROP`);
+      assert.ok(policy > 0, r.stdout);
+      const accepts = lines.flatMap((l, i) => (l.startsWith(`${cmd} -A INPUT`) ? [i] : []));
+      assert.ok(accepts.length >= 2 && accepts.every((i) => i < policy), `${cmd}: an accept rule follows the drop policy\n${r.stdout}`);
+      assert.ok(lines.includes(`# ${cmd} -A INPUT -p tcp --dport 22 -j ACCEPT`), r.stdout);
+    }
+    assert.ok(lines.includes("ip6tables -A INPUT -p ipv6-icmp -j ACCEPT"), r.stdout);
+    assert.match(r.stdout, /SSH included/);
+    const nft = cli(["firewall", "--format", "nftables"]);
+    assert.match(nft.stdout, /^\s*meta l4proto ipv6-icmp accept$/m);
+    assert.match(nft.stdout, /^\s*# tcp dport 22 accept$/m);
+    const pf = cli(["firewall", "--format", "pf"]);
+    assert.match(pf.stdout, /^pass in on \$ext_if inet6 proto icmp6 /m);
+  });
+
+  it("opens the ports for IPv4 only on 0.0.0.0 and for both families on ::", () => {
+    const v4 = cli(["firewall", "--format", "iptables"]);
+    assert.doesNotMatch(v4.stdout, /^ip6tables .*--dport 406/m, v4.stdout);
+    const both = cli(["firewall", "--format", "iptables"], { env: { PORTCULLIS_PORTS_HOST: "::" } });
+    assert.equal(both.status, 0, show(both));
+    for (const cmd of ["iptables", "ip6tables"]) {
+      for (const port of [4063, 4064]) assert.match(both.stdout, new RegExp(`^${cmd} -A INPUT -p tcp --dport ${port} -j ACCEPT$`, "m"), both.stdout);
+    }
+    const nft = cli(["firewall", "--format", "nftables"]);
+    assert.match(nft.stdout, /meta nfproto ipv4 tcp dport \{ 4063, 4064 \} accept/);
+    const nftBoth = cli(["firewall", "--format", "nftables"], { env: { PORTCULLIS_PORTS_HOST: "::" } });
+    assert.match(nftBoth.stdout, /^\s*tcp dport \{ 4063, 4064 \} accept$/m);
+  });
+
   it("opens 14063 and 14064 and not 4063 or 4064 with PORTCULLIS_PORTS_PREFIX=1", () => {
     const r = cli(["firewall", "--format", "iptables"], { env: { PORTCULLIS_PORTS_PREFIX: "1" } });
     assert.equal(r.status, 0, show(r));
@@ -380,7 +414,7 @@ describe("portcullis firewall", () => {
   it("limits the iptables rules to PORTCULLIS_PORTS_HOST with -d", () => {
     const r = cli(["firewall", "--format", "iptables"], { env: { PORTCULLIS_PORTS_HOST: "192.0.2.10" } });
     assert.equal(r.status, 0, show(r));
-    const accepts = r.stdout.split("\n").filter((l) => /--dport/.test(l));
+    const accepts = r.stdout.split("\n").filter((l) => /^ip6?tables .*--dport/.test(l));
     assert.equal(accepts.length, 2, r.stdout);
     for (const line of accepts) assert.match(line, / -d 192\.0\.2\.10 /);
   });
