@@ -5,8 +5,8 @@
 import type { Command } from "commander";
 import { systemClock } from "../clock.js";
 import { ConfigError, SiteConfigError } from "../errors.js";
-import { DEFAULT_CONFIG_PATH } from "../config/load.js";
-import { formatValue, getValue, setValue } from "../config/edit.js";
+import { DEFAULT_CONFIG_PATH, effectivePortsOf } from "../config/load.js";
+import { formatKey, setValue } from "../config/edit.js";
 import { LiveSite } from "../config/live-site.js";
 import type { SiteKey } from "../config/schema.js";
 import { createLogger } from "../log/logger.js";
@@ -53,7 +53,11 @@ export function registerConfig(program: Command): void {
     .action((key: string, opts: { config?: string }) => {
       const { config: loaded } = loadConfigOrExit(opts.config);
       try {
-        console.log(formatValue(getValue(loaded, key)));
+        console.log(formatKey(loaded, key));
+        // The value is the key's own; the port listened on is the prefix's too (stderr keeps stdout scriptable).
+        const listened = effectivePortsOf(loaded);
+        const kind = key === "ports.secure" ? "secure" : key === "ports.insecure" ? "insecure" : null;
+        if (kind && loaded.ports.prefix !== "") console.error(`(listens on ${listened[kind]} with ports.prefix "${loaded.ports.prefix}")`);
       } catch (err) {
         if (err instanceof ConfigError) {
           printIssues(err);

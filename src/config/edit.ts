@@ -6,8 +6,10 @@
 import fs from "node:fs";
 import YAML from "yaml";
 import { ConfigError } from "../errors.js";
-import { isUrlValue, type RedisTarget } from "./fields.js";
-import { keyTree, suggest, type KeyTree } from "./keys.js";
+import type { z } from "zod";
+import { isUrlValue, type Notation, type RedisTarget } from "./fields.js";
+import { formatInterval } from "./interval.js";
+import { keyTree, schemaAt, suggest, type KeyTree } from "./keys.js";
 import { validate } from "./load.js";
 import { configSchema } from "./schema.js";
 
@@ -84,8 +86,34 @@ export function getValue(config: unknown, key: string): unknown {
   return keyPath(key).reduce<unknown>((node, k) => (node && typeof node === "object" ? (node as Record<string, unknown>)[k] : undefined), config);
 }
 
+/** A parsed value in the notation of the file ("60 seconds", not 60000), for the fields that parse it into something else. */
+function inFileNotation(value: unknown, schema: z.ZodType | null): unknown {
+  if (schema === null || value === undefined || value === null) return value;
+  switch (schema.description as Notation | undefined) {
+    case "interval":
+      return formatInterval(value as number);
+    case "rate": {
+      const r = value as { count: number; windowMs: number };
+      return `${r.count} per ${formatInterval(r.windowMs)}`;
+    }
+    case "hostPort": {
+      const h = value as { host: string; port: number };
+      return `${h.host.includes(":") ? `[${h.host}]` : h.host}:${h.port}`;
+    }
+  }
+  if (typeof value !== "object" || Array.isArray(value) || isUrlValue(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = inFileNotation(v, schemaAt(schema, [k]));
+  return out;
+}
+
+/** A key's effective value, printed as `config get` shows it: in the file's notation. */
+export function formatKey(config: unknown, key: string): string {
+  return formatValue(inFileNotation(getValue(config, key), schemaAt(configSchema, keyPath(key))));
+}
+
 /** Formats a value for printing: scalars as they are, URLs as text, structures as YAML. */
-export function formatValue(value: unknown): string {
+function formatValue(value: unknown): string {
   if (value === undefined) return "";
   if (isUrlValue(value)) return value.href;
   // store.redis as it is written: the URL, or the Sentinel/Cluster map.

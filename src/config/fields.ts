@@ -100,8 +100,14 @@ function asIntervalMs(raw: unknown, ctx: Ctx): number {
   }
 }
 
+/**
+ * How `config get` writes a parsed value back in the notation of the file, for fields whose parsed
+ * form is not what a user writes (milliseconds for "60 seconds"). Kept as the schema's description.
+ */
+export type Notation = "interval" | "rate" | "hostPort";
+
 /** An interval in PostgreSQL notation, converted to milliseconds. */
-export const interval = (fallback: string) => field(asIntervalMs, fallback);
+export const interval = (fallback: string) => field(asIntervalMs, fallback).describe("interval" satisfies Notation);
 
 /** An interval kept as the text the user wrote (site-config values are served back as written). */
 export const intervalText = (fallback: string) =>
@@ -217,7 +223,7 @@ export const hostPort = (fallback: string) =>
       return fail(ctx, `must be host:port such as "127.0.0.1:4065", got ${shown(raw)}`);
     }
     return { host, port: p };
-  }, fallback);
+  }, fallback).describe("hostPort" satisfies Notation);
 
 /** "50 per 10 minutes": a count and a window. */
 export const rate = (fallback: string) =>
@@ -228,7 +234,7 @@ export const rate = (fallback: string) =>
     const windowMs = asIntervalMs(m[2], ctx);
     if (windowMs <= 0) return fail(ctx, `must have a window longer than zero, got ${shown(raw)}`);
     return { count: Number(m[1]), windowMs };
-  }, fallback);
+  }, fallback).describe("rate" satisfies Notation);
 
 /** The URL path where the gateway's own routes live: starts with "/", no trailing slash. */
 export const pathPrefix = (fallback: string) =>

@@ -34,6 +34,17 @@ export function keyTree(schema: z.ZodType): KeyTree {
   return tree;
 }
 
+/** The schema of the key (a leaf or a section) at `segments`, or null when they name none. */
+export function schemaAt(schema: z.ZodType, segments: readonly string[]): z.ZodType | null {
+  let node: z.ZodType = schema;
+  for (const segment of segments) {
+    const child = (unwrap(node)._zod.def as unknown as Def).shape?.[segment];
+    if (!child) return null;
+    node = child;
+  }
+  return node;
+}
+
 /** The closest known key to a mistyped one, when it is close enough to be a typo. */
 export function suggest(typed: string, known: readonly string[]): string | null {
   let best: string | null = null;

@@ -143,7 +143,8 @@ function applyEnvOverrides(target: Tree, env: NodeJS.ProcessEnv, tree: KeyTree, 
     if (!name.startsWith("PORTCULLIS_") || value === undefined || NON_CONFIG_ENV.has(name)) continue;
     const keyPath = resolveEnvName(name.slice("PORTCULLIS_".length).toLowerCase().split("_"), tree);
     if (!keyPath) {
-      issues.push({ path: name, message: `is not a configuration key; names are PORTCULLIS_<SECTION>_<KEY> such as PORTCULLIS_STORE_REDIS` });
+      const hint = suggest(name.slice("PORTCULLIS_".length), envNames(tree));
+      issues.push({ path: name, message: `is not a configuration key; ${hint ? `did you mean PORTCULLIS_${hint}?` : "names are PORTCULLIS_<SECTION>_<KEY> such as PORTCULLIS_STORE_REDIS"}` });
       continue;
     }
     let node = target;
@@ -151,10 +152,30 @@ function applyEnvOverrides(target: Tree, env: NodeJS.ProcessEnv, tree: KeyTree, 
       if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
       node = node[key] as Tree;
     }
-    // Structured values (lists of rules, Sentinel maps) may be given as YAML/JSON flow text.
-    const trimmed = value.trim();
-    node[keyPath[keyPath.length - 1]!] = /^[[{]/.test(trimmed) ? YAML.parse(trimmed) : value;
+    node[keyPath[keyPath.length - 1]!] = envValue(value);
   }
+}
+
+/**
+ * Structured values (lists of rules, Sentinel maps) may be given as YAML/JSON flow text. Text that
+ * only looks like it ("[::1]:9100" for ports.admin) stays text, for the key's own field to judge.
+ */
+function envValue(value: string): unknown {
+  const trimmed = value.trim();
+  if (!/^[[{]/.test(trimmed)) return value;
+  try {
+    return YAML.parse(trimmed);
+  } catch {
+    return value;
+  }
+}
+
+/** Every leaf's environment name after PORTCULLIS_ (PORTS_SECURE…), for "did you mean" hints. */
+function envNames(tree: KeyTree, prefix = ""): string[] {
+  return Object.entries(tree).flatMap(([key, child]) => {
+    const name = `${prefix}${key.toUpperCase()}`;
+    return child ? envNames(child, `${name}_`) : [name];
+  });
 }
 
 function resolveEnvName(tokens: string[], tree: KeyTree): string[] | null {

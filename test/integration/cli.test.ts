@@ -140,6 +140,37 @@ describe("portcullis config get", () => {
     assert.match(r.stdout.trim(), /^redis:\/\/127\.0\.0\.1:6379\/?$/, show(r));
   });
 
+  it("prints intervals, rates and host:port in the notation of the file, for one key and for a section", () => {
+    const env = { PORTCULLIS_UPSTREAM_TIMEOUT: "90 seconds", PORTCULLIS_REGULATION_MAXFAILURESPERIP: "20 per 5 minutes", PORTCULLIS_PORTS_ADMIN: "[::1]:9100" };
+    const get = (key: string) => cli(["config", "get", key], { env });
+    assert.equal(get("upstream.timeout").stdout, "1 minute 30 seconds\n");
+    assert.equal(get("session.absoluteTimeout").stdout, "12 hours\n");
+    assert.equal(get("regulation.maxFailuresPerIp").stdout, "20 per 5 minutes\n");
+    assert.equal(get("ports.admin").stdout, "[::1]:9100\n");
+    const limits = YAML.parse(get("limits").stdout) as Record<string, unknown>;
+    assert.equal(limits.shutdownGrace, "10 seconds");
+    assert.equal(limits.maxHeaderSize, 16384);
+  });
+
+  it("prints a value that config set takes back unchanged", () => {
+    const dir = fresh();
+    const file = path.join(dir, "c.yaml");
+    fs.writeFileSync(file, "upstream:\n  timeout: 90 seconds\nregulation:\n  maxFailuresPerIp: 20 per 5 minutes\n");
+    for (const key of ["upstream.timeout", "regulation.maxFailuresPerIp", "ports.admin", "limits.headersTimeout"]) {
+      const before = cli(["config", "get", key, "-c", file], { cwd: dir }).stdout.trim();
+      const set = cli(["config", "set", key, before, "-c", file], { cwd: dir });
+      assert.equal(set.status, 0, show(set));
+      assert.equal(cli(["config", "get", key, "-c", file], { cwd: dir }).stdout.trim(), before, key);
+    }
+  });
+
+  it("says on stderr which port is listened on when ports.prefix is set", () => {
+    const r = cli(["config", "get", "ports.secure"], { env: { PORTCULLIS_PORTS_PREFIX: "1" } });
+    assert.equal(r.status, 0, show(r));
+    assert.equal(r.stdout, "4064\n");
+    assert.match(r.stderr, /14064/);
+  });
+
   it("exits 2 saying an unknown key is not a known key, with a hint", () => {
     const r = cli(["config", "get", "ports.securr"]);
     assert.equal(r.status, 2, show(r));

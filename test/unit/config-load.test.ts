@@ -537,6 +537,17 @@ describe("validate: environment overrides", () => {
     ]);
   });
 
+  it("suggests the closest variable name for a misspelt one", () => {
+    assert.deepEqual(invalid({}, { PORTCULLIS_PORTS_SECUR: "8443" }), [{ path: "PORTCULLIS_PORTS_SECUR", message: "is not a configuration key; did you mean PORTCULLIS_PORTS_SECURE?" }]);
+  });
+
+  it("keeps an environment value that only looks like flow YAML as text, for its field to judge", () => {
+    assert.deepEqual(validate({}, { PORTCULLIS_PORTS_ADMIN: "[::1]:9100" }).ports.admin, { host: "::1", port: 9100 });
+    const issues = invalid({}, { PORTCULLIS_TRUSTEDPROXIES: "[10.0.0.0/8" });
+    assert.equal(issues.length, 1, JSON.stringify(issues));
+    assert.match(issues[0]!.path, /^trustedProxies/);
+  });
+
   it("reports a bad value from the environment at the key path", () => {
     assert.deepEqual(invalid({}, { PORTCULLIS_PORTS_SECURE: "44x" }), [{ path: "ports.secure", message: 'must be a port number (1-65535), got "44x"' }]);
   });
