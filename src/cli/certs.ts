@@ -56,7 +56,8 @@ export function registerCerts(program: Command): void {
       console.log(`Wrote ${files.cert} and ${files.key} for ${hosts.join(", ")}, signed by the CA in ${files.caCert}.`);
       console.log("");
       console.log("To trust the development CA:");
-      console.log(`  curl:     curl --cacert ${files.caCert} https://localhost:4064/`);
+      const first = hosts[0] ?? "localhost";
+      console.log(`  curl:     curl --cacert ${files.caCert} https://${first.includes(":") ? `[${first}]` : first}:4064/`);
       console.log(`  Debian:   sudo cp ${files.caCert} /usr/local/share/ca-certificates/portcullis-dev.crt && sudo update-ca-certificates`);
       console.log(`  macOS:    sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain ${files.caCert}`);
       console.log(`  Firefox:  Settings → Certificates → View Certificates → Authorities → Import ${path.resolve(files.caCert)}`);
@@ -87,7 +88,7 @@ export function registerCerts(program: Command): void {
     .option("--store <file>", `PEM truststore to add to (default: security.trustStore, else ${DEFAULT_LDAP_TRUSTSTORE})`)
     .option("--starttls", "upgrade a plain LDAP connection with StartTLS before the handshake")
     .option("--yes", "add without asking")
-    .option("--config <file>", "configuration file")
+    .option("-c, --config <file>", "configuration file")
     .action(async (arg: string, opts: { store?: string; starttls?: boolean; yes?: boolean; config?: string }) => {
       const { config } = loadConfigOrExit(opts.config);
       const refuse = (message: string) => {

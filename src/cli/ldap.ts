@@ -9,7 +9,7 @@ export function registerLdap(program: Command): void {
   ldap
     .command("test")
     .description("connect with the configured TLS settings, bind the service account, look a user up and list their groups")
-    .option("--config <file>", "configuration file")
+    .option("-c, --config <file>", "configuration file")
     .option("--user <name>", "a user name to look up (no password is needed or sent)")
     .action(async (opts: { config?: string; user?: string }) => {
       const { config } = loadConfigOrExit(opts.config);

@@ -82,7 +82,11 @@ function fromPkcs12(data: Buffer, password: string | undefined, file: string, ke
   } catch (err) {
     const message = (err as Error).message ?? "";
     if (/mac|password|invalid/i.test(message)) {
-      throw new TlsMaterialError(passwordKey, `wrong password for the PKCS#12 file ${file} (or the file is damaged)`, err);
+      throw new TlsMaterialError(
+        passwordKey,
+        password === undefined || password === "" ? `the PKCS#12 file ${file} is protected by a password and none was given` : `wrong password for the PKCS#12 file ${file} (or the file is damaged)`,
+        err,
+      );
     }
     throw new TlsMaterialError(key, `${file} is not a readable PKCS#12 file (${message})`, err);
   }

@@ -303,6 +303,15 @@ describe("portcullis certs init", () => {
     assert.ok(first.stdout.includes(path.join("D", "ca.pem")), show(first));
   });
 
+  it("suggests a curl command for the first host the certificate names, with the IP address in it too", () => {
+    const other = fresh();
+    const r = cli(["certs", "init", "--dir", "E", "--hosts", "gw.example.test,10.0.0.5"], { cwd: other });
+    assert.equal(r.status, 0, show(r));
+    assert.match(r.stdout, /curl --cacert \S+ca\.pem https:\/\/gw\.example\.test:4064\//, show(r));
+    const [leaf] = pemCertificates(fs.readFileSync(path.join(other, "E", "server.pem"), "utf8"));
+    assert.deepEqual((leaf!.subjectAltName ?? "").split(", ").sort(), ["DNS:gw.example.test", "IP Address:10.0.0.5"]);
+  });
+
   it("reuses the same CA on a second run and writes a new server certificate signed by it", () => {
     assert.ok(firstCa && firstLeaf, "the first run did not produce files");
     const second = cli(["certs", "init", "--dir", "D", "--hosts", "localhost,127.0.0.1,example.test"], { cwd: dir });
@@ -364,6 +373,12 @@ describe("portcullis certs inspect", () => {
     assert.equal(r.signal, null);
     assert.match(r.stderr, /password/i);
     assert.doesNotMatch(r.stdout, /certificate/);
+  });
+
+  it("exits non-zero saying the password is missing when a PKCS#12 file is given without --password", () => {
+    const r = cli(["certs", "inspect", "store.p12"], { cwd: dir });
+    assert.notEqual(r.status, 0, show(r));
+    assert.match(r.stderr, /--password.*protected by a password and none was given/, show(r));
   });
 
   it("exits non-zero saying a missing file does not exist", () => {

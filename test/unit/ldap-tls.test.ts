@@ -196,6 +196,7 @@ describe("loadLdapTls: unusable files", () => {
   it("names security.trustStorePassword for a PKCS#12 truststore given without its password", () => {
     const err = materialError(() => loadLdapTls(security({ trustStore: "trust-only.p12" }), dir));
     assert.equal(err.key, "security.trustStorePassword");
+    assert.match(err.message, /protected by a password and none was given/);
   });
 
   it("names security.keyStorePassword for a wrong PKCS#12 keystore password", () => {
