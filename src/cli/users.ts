@@ -65,7 +65,17 @@ interface ImportRow {
 
 /** JSON (a list of users) or CSV with a header line: name,passwordHash|password,roles,email (roles separated by ";"). */
 export function parseImport(text: string, file: string): ImportRow[] {
-  if (file.endsWith(".json") || text.trimStart().startsWith("[")) return JSON.parse(text) as ImportRow[];
+  if (file.endsWith(".json") || text.trimStart().startsWith("[")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`${file} is not valid JSON (${(err as Error).message})`);
+    }
+    if (!Array.isArray(parsed)) throw new Error(`${file} must hold a JSON list of accounts: [{"name": …, "password" or "passwordHash": …, "roles": […], "email": …}]`);
+    // A row that is not an object is kept as an empty one, so that it is reported and skipped by its number.
+    return parsed.map((item: unknown) => (item !== null && typeof item === "object" && !Array.isArray(item) ? item : {}) as ImportRow);
+  }
   const [header, ...lines] = text.split(/\r?\n/).filter((l) => l.trim() !== "");
   const columns = (header ?? "").split(",").map((c) => c.trim());
   return lines.map((line) => {

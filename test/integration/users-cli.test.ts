@@ -318,13 +318,38 @@ describe("users import", () => {
     assert.deepEqual(g.user("spaced1")!.roles, ["user", "scientists", "admin"]);
   });
 
+  it("refuses a JSON file that does not parse or is not a list, naming the file, and imports nothing", () => {
+    const broken = path.join(g.dir, "broken.json");
+    fs.writeFileSync(broken, '[{"name": "half1",');
+    const a = g.cli(["users", "import", broken]);
+    assert.equal(a.status, 1, show(a));
+    assert.match(a.stderr, /broken\.json is not valid JSON/);
+    const single = path.join(g.dir, "single.json");
+    fs.writeFileSync(single, JSON.stringify({ name: "single1", password: "a-long-password-1" }));
+    const b = g.cli(["users", "import", single]);
+    assert.equal(b.status, 1, show(b));
+    assert.match(b.stderr, /single\.json must hold a JSON list of accounts/);
+    assert.equal(g.user("half1"), undefined);
+    assert.equal(g.user("single1"), undefined);
+  });
+
+  it("skips a JSON row that is not an object, by its number, and imports the others", () => {
+    const file = path.join(g.dir, "mixed.json");
+    fs.writeFileSync(file, JSON.stringify(["not-an-account", { name: "mixed1", passwordHash: omero }]));
+    const r = g.cli(["users", "import", file]);
+    assert.equal(r.status, 0, show(r));
+    assert.match(r.stderr, /row 1 .*skipped/);
+    assert.match(r.stdout, /imported 1 of 2 accounts/);
+    assert.ok(g.user("mixed1"));
+  });
+
   it("lists the imported accounts with the scheme of their hash", () => {
     const r = g.cli(["users", "list"]);
     assert.equal(listedUser(r, "omero1").hash, "omero-md5");
     assert.equal(listedUser(r, "xnat1").hash, "xnat-sha256");
     assert.equal(listedUser(r, "xnat2").hash, "xnat-sha256-salted");
     assert.equal(listedUser(r, "plain1").hash, "argon2id");
-    assert.equal(tableRows(r.stdout).length, 7);
+    assert.equal(tableRows(r.stdout).length, 8);
   });
 });
 
