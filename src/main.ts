@@ -368,6 +368,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     tls: secureOptions(material, config.tls.minVersion),
     limits: config.limits,
     log,
+    clock,
     onRequest,
     onUpgrade,
   });

@@ -6,6 +6,7 @@ import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
 import type tls from "node:tls";
+import { systemClock, type Clock } from "../clock.js";
 import type { Logger } from "../log/logger.js";
 import type { ListenerKind } from "../pipeline/scope.js";
 
@@ -23,6 +24,8 @@ export interface ListenerOptions {
   tls: tls.SecureContextOptions;
   limits: ListenerLimits;
   log: Logger;
+  /** Tells how long a connection has been open (shutdown); defaults to the system clock. */
+  clock?: Clock;
   onRequest(kind: ListenerKind, req: http.IncomingMessage, res: http.ServerResponse): void;
   onUpgrade(kind: ListenerKind, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
 }
@@ -80,8 +83,12 @@ function listen(server: net.Server, port: number, host: string): Promise<void> {
   });
 }
 
+/** How long a connection may stay silent at shutdown before it is taken for an unused preconnect. */
+const SILENT_MS = 1_000;
+
 export async function startListeners(options: ListenerOptions): Promise<Listeners> {
   const { limits, log } = options;
+  const clock = options.clock ?? systemClock;
   const serverOptions: http.ServerOptions = {
     maxHeaderSize: limits.maxHeaderSize,
     headersTimeout: limits.headersTimeout,
@@ -99,11 +106,11 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
   ];
   // Upgraded (WebSocket) sockets leave Node's HTTP bookkeeping, so closeAllConnections() misses them.
   const upgraded = new Set<net.Socket>();
-  // Every open connection, for the shutdown: Node counts a connection that has not sent a request
-  // yet (a browser's preconnect) as busy, not idle, so it held the whole grace period.
-  const open = new Set<net.Socket>();
+  // Every open connection and when it opened, for the shutdown: Node counts a connection that has not
+  // sent a request yet (a browser's preconnect) as busy, not idle, so it held the whole grace period.
+  const open = new Map<net.Socket, number>();
   const track = (socket: net.Socket) => {
-    open.add(socket);
+    open.set(socket, clock.now());
     socket.once("close", () => open.delete(socket));
   };
   insecure.on("connection", track);
@@ -149,12 +156,16 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
       const endWebSockets = () => {
         for (const socket of upgraded) socket.destroy();
       };
-      // Keep-alive connections go as soon as they are idle, and so do connections that have not sent
-      // a byte of a request yet (a TLS socket counts only decrypted bytes); busy ones finish their
-      // request first. WebSockets have no end of their own: they go once no HTTP request is left in flight.
+      // Keep-alive connections go as soon as they are idle, and so do connections that have been open
+      // for SILENT_MS without sending a byte of a request (a TLS socket counts only decrypted bytes):
+      // a younger one may have its first request on the way. Busy ones finish their request first.
+      // WebSockets have no end of their own: they go once no HTTP request is left in flight.
       const closeIdle = () => {
         pairs.forEach(([, s]) => s.closeIdleConnections());
-        for (const socket of open) if (socket.bytesRead === 0 && !upgraded.has(socket)) socket.destroy();
+        const now = clock.now();
+        for (const [socket, openedAt] of open) {
+          if (socket.bytesRead === 0 && now - openedAt >= SILENT_MS && !upgraded.has(socket)) socket.destroy();
+        }
       };
       const sweep = setInterval(() => {
         closeIdle();

@@ -4,6 +4,7 @@ import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
 import { after, before, describe, it } from "node:test";
+import { ManualClock } from "../../src/clock.js";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { startTestUpstream, type TestUpstream } from "../helpers/upstream.js";
 
@@ -130,27 +131,61 @@ describe("graceful shutdown", () => {
     }
   });
 
-  it("does not wait for connections that have not sent a request yet (a browser's preconnect), TLS or plaintext", { timeout: 10_000 }, async () => {
+  /** A TLS connection (handshake done) and a plaintext one, neither of which has sent anything. */
+  async function silentConnections(gw: TestGateway): Promise<net.Socket[]> {
+    const tlsSocket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: "127.0.0.1", port: gw.securePort, ca: gw.pki.ca.cert, servername: "localhost" }, () => resolve(s));
+      s.once("error", reject);
+    });
+    const plainSocket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect(gw.insecurePort, "127.0.0.1", () => resolve(s));
+      s.once("error", reject);
+    });
+    for (const s of [tlsSocket, plainSocket]) s.on("error", () => undefined);
+    // Let the gateway see both connections (the TLS one after its handshake).
+    await sleep(50);
+    return [tlsSocket, plainSocket];
+  }
+
+  it("does not wait for connections that have stayed silent for a second (a browser's preconnect), TLS or plaintext", { timeout: 10_000 }, async () => {
     // The default grace (10 s) would show if close() waited for them to time out.
-    const gw = await startTestGateway({ upstream: { url: upstream.url }, router: { insecure: "allow" } });
+    const clock = new ManualClock(Date.now());
+    const gw = await startTestGateway({ upstream: { url: upstream.url }, router: { insecure: "allow" } }, { clock });
     const sockets: net.Socket[] = [];
     try {
-      const tlsSocket = await new Promise<tls.TLSSocket>((resolve, reject) => {
-        const s = tls.connect({ host: "127.0.0.1", port: gw.securePort, ca: gw.pki.ca.cert, servername: "localhost" }, () => resolve(s));
-        s.once("error", reject);
-      });
-      const plainSocket = await new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect(gw.insecurePort, "127.0.0.1", () => resolve(s));
-        s.once("error", reject);
-      });
-      sockets.push(tlsSocket, plainSocket);
+      sockets.push(...(await silentConnections(gw)));
       const closedBy = sockets.map((s) => new Promise<void>((r) => s.once("close", () => r())));
-      for (const s of sockets) s.on("error", () => undefined);
-      // Let the gateway see both connections (the TLS one after its handshake).
-      await sleep(50);
+      clock.advance(1_000);
       const { ms } = await within(3000, "close() with two connections that sent nothing", gw.gateway.close());
       assert.ok(ms < 3000);
       await within(1000, "both connections being closed", Promise.all(closedBy));
+    } finally {
+      for (const s of sockets) s.destroy();
+      gw.pki.cleanup();
+    }
+  });
+
+  it("answers a new connection whose first request arrives just after the shutdown began", { timeout: 10_000 }, async () => {
+    upstream.behave((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("just in time");
+    });
+    const clock = new ManualClock(Date.now());
+    const gw = await startTestGateway({ upstream: { url: upstream.url }, router: { insecure: "allow" }, limits: { shutdownGrace: "5 seconds" } }, { clock });
+    const sockets: net.Socket[] = [];
+    try {
+      sockets.push(...(await silentConnections(gw)));
+      const answers = sockets.map((s) => {
+        let text = "";
+        s.on("data", (c: Buffer) => (text += c.toString("latin1")));
+        return new Promise<string>((r) => s.once("close", () => r(text)));
+      });
+      const closing = gw.gateway.close();
+      // Several of the shutdown's sweeps pass (every 50 ms) while the clock says the connections are new.
+      await sleep(200);
+      for (const s of sockets) s.write("GET /late HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      await within(3000, "close() once both were answered", closing);
+      for (const answer of await Promise.all(answers)) assert.match(answer, /^HTTP\/1\.1 200 [\s\S]*just in time/);
     } finally {
       for (const s of sockets) s.destroy();
       gw.pki.cleanup();
