@@ -399,8 +399,8 @@ describe("portcullis firewall", () => {
   /** The TCP ports the rules accept, per syntax. */
   function openedPorts(format: string, text: string): number[] {
     const ports: number[] = [];
-    if (format === "iptables") for (const m of text.matchAll(/^ip6?tables -A INPUT .*--dport (\d+) .*-j ACCEPT$/gm)) ports.push(Number(m[1]));
-    if (format === "pf") for (const m of text.matchAll(/^pass in .* port (\d+)\s*$/gm)) ports.push(Number(m[1]));
+    if (format === "iptables") for (const m of text.matchAll(/^ip6?tables -A INPUT -p tcp.*--dport (\d+) .*-j ACCEPT$/gm)) ports.push(Number(m[1]));
+    if (format === "pf") for (const m of text.matchAll(/^pass in .*proto tcp .* port (\d+)\s*$/gm)) ports.push(Number(m[1]));
     if (format === "nftables") for (const m of text.matchAll(/dport \{([^}]*)\}/g)) ports.push(...m[1]!.split(",").map((p) => Number(p.trim())));
     return ports.sort((a, b) => a - b);
   }
@@ -432,8 +432,20 @@ describe("portcullis firewall", () => {
     const nft = cli(["firewall", "--format", "nftables"]);
     assert.match(nft.stdout, /^\s*meta l4proto ipv6-icmp accept$/m);
     assert.match(nft.stdout, /^\s*# tcp dport 22 accept$/m);
+    assert.ok(lines.includes("ip6tables -A INPUT -p udp -d fe80::/64 --dport 546 -j ACCEPT"), `DHCPv6 answers\n${r.stdout}`);
+    assert.match(nft.stdout, /^\s*ip6 daddr fe80::\/64 udp dport 546 accept$/m);
     const pf = cli(["firewall", "--format", "pf"]);
     assert.match(pf.stdout, /^pass in on \$ext_if inet6 proto icmp6 /m);
+    // Without it, replies to the host's own connections would meet the block rule without a state.
+    assert.match(pf.stdout, /^pass out on \$ext_if all keep state$/m);
+  });
+
+  it("opens both families without an address limit when ports.host is a name, and says so", () => {
+    const r = cli(["firewall", "--format", "iptables"], { env: { PORTCULLIS_PORTS_HOST: "gw.example.test" } });
+    assert.equal(r.status, 0, show(r));
+    assert.match(r.stdout, /ports\.host is the name gw\.example\.test/);
+    for (const cmd of ["iptables", "ip6tables"]) assert.match(r.stdout, new RegExp(`^${cmd} -A INPUT -p tcp --dport 4064 -j ACCEPT$`, "m"), r.stdout);
+    assert.doesNotMatch(r.stdout, / -d gw\./);
   });
 
   it("opens the ports for IPv4 only on 0.0.0.0 and for both families on ::", () => {
@@ -460,7 +472,7 @@ describe("portcullis firewall", () => {
   it("limits the iptables rules to PORTCULLIS_PORTS_HOST with -d", () => {
     const r = cli(["firewall", "--format", "iptables"], { env: { PORTCULLIS_PORTS_HOST: "192.0.2.10" } });
     assert.equal(r.status, 0, show(r));
-    const accepts = r.stdout.split("\n").filter((l) => /^ip6?tables .*--dport/.test(l));
+    const accepts = r.stdout.split("\n").filter((l) => /^ip6?tables .*-p tcp.*--dport/.test(l));
     assert.equal(accepts.length, 2, r.stdout);
     for (const line of accepts) assert.match(line, / -d 192\.0\.2\.10 /);
   });
