@@ -7,7 +7,7 @@ import fs from "node:fs";
 import YAML from "yaml";
 import { ConfigError } from "../errors.js";
 import type { z } from "zod";
-import { isUrlValue, type Notation, type RedisTarget } from "./fields.js";
+import { isUrlValue, type FieldKind, type RedisTarget } from "./fields.js";
 import { formatInterval } from "./interval.js";
 import { keyTree, schemaAt, suggest, type KeyTree } from "./keys.js";
 import { validate } from "./load.js";
@@ -89,7 +89,7 @@ export function getValue(config: unknown, key: string): unknown {
 /** A parsed value in the notation of the file ("60 seconds", not 60000), for the fields that parse it into something else. */
 function inFileNotation(value: unknown, schema: z.ZodType | null): unknown {
   if (schema === null || value === undefined || value === null) return value;
-  switch (schema.description as Notation | undefined) {
+  switch (schema.description as FieldKind | undefined) {
     case "interval":
       return formatInterval(value as number);
     case "rate": {
@@ -99,6 +99,13 @@ function inFileNotation(value: unknown, schema: z.ZodType | null): unknown {
     case "hostPort": {
       const h = value as { host: string; port: number };
       return `${h.host.includes(":") ? `[${h.host}]` : h.host}:${h.port}`;
+    }
+    case "redis": {
+      // The URL, or the Sentinel/Cluster map without its password.
+      const r = value as RedisTarget;
+      if (r.kind === "url") return r.url;
+      const nodes = (list: { host: string; port: number }[]) => list.map((n) => `${n.host}:${n.port}`);
+      return r.kind === "sentinel" ? { sentinels: nodes(r.sentinels), name: r.name } : { cluster: nodes(r.nodes) };
     }
   }
   if (typeof value !== "object" || Array.isArray(value) || isUrlValue(value)) return value;
@@ -116,13 +123,6 @@ export function formatKey(config: unknown, key: string): string {
 function formatValue(value: unknown): string {
   if (value === undefined) return "";
   if (isUrlValue(value)) return value.href;
-  // store.redis as it is written: the URL, or the Sentinel/Cluster map.
-  if (value !== null && typeof value === "object" && "kind" in value) {
-    const r = value as RedisTarget;
-    if (r.kind === "url") return r.url;
-    const nodes = (list: { host: string; port: number }[]) => list.map((n) => `${n.host}:${n.port}`);
-    return formatValue(r.kind === "sentinel" ? { sentinels: nodes(r.sentinels), name: r.name } : { cluster: nodes(r.nodes) });
-  }
   if (value !== null && typeof value === "object") return YAML.stringify(value, (_k, v: unknown) => (isUrlValue(v) ? v.href : v)).trimEnd();
   return String(value);
 }

@@ -101,13 +101,14 @@ function asIntervalMs(raw: unknown, ctx: Ctx): number {
 }
 
 /**
- * How `config get` writes a parsed value back in the notation of the file, for fields whose parsed
- * form is not what a user writes (milliseconds for "60 seconds"). Kept as the schema's description.
+ * Fields whose parsed form is not what a user writes, kept as the schema's description: `config get`
+ * writes intervals, rates, host:port and Redis targets back in the notation of the file ("60 seconds",
+ * not 60000), and an environment variable is read as flow YAML ("[a, b]") only for lists and Redis maps.
  */
-export type Notation = "interval" | "rate" | "hostPort";
+export type FieldKind = "interval" | "rate" | "hostPort" | "list" | "redis";
 
 /** An interval in PostgreSQL notation, converted to milliseconds. */
-export const interval = (fallback: string) => field(asIntervalMs, fallback).describe("interval" satisfies Notation);
+export const interval = (fallback: string) => field(asIntervalMs, fallback).describe("interval" satisfies FieldKind);
 
 /** An interval kept as the text the user wrote (site-config values are served back as written). */
 export const intervalText = (fallback: string) =>
@@ -161,7 +162,7 @@ export const list = <T>(item: (raw: unknown, ctx: Ctx) => T, fallback: readonly 
       out.push(value);
     });
     return out;
-  }, fallback);
+  }, fallback).describe("list" satisfies FieldKind);
 
 export const textItem = (raw: unknown, ctx: Ctx) => asText(raw, ctx);
 export const regexItem = asRegex;
@@ -223,7 +224,7 @@ export const hostPort = (fallback: string) =>
       return fail(ctx, `must be host:port such as "127.0.0.1:4065", got ${shown(raw)}`);
     }
     return { host, port: p };
-  }, fallback).describe("hostPort" satisfies Notation);
+  }, fallback).describe("hostPort" satisfies FieldKind);
 
 /** "50 per 10 minutes": a count and a window. */
 export const rate = (fallback: string) =>
@@ -234,7 +235,7 @@ export const rate = (fallback: string) =>
     const windowMs = asIntervalMs(m[2], ctx);
     if (windowMs <= 0) return fail(ctx, `must have a window longer than zero, got ${shown(raw)}`);
     return { count: Number(m[1]), windowMs };
-  }, fallback).describe("rate" satisfies Notation);
+  }, fallback).describe("rate" satisfies FieldKind);
 
 /** The URL path where the gateway's own routes live: starts with "/", no trailing slash. */
 export const pathPrefix = (fallback: string) =>
@@ -307,6 +308,6 @@ export const redisField = () =>
       }
     }
     return fail(ctx, `must be ${REDIS_HINT}, got ${shown(raw)}`);
-  });
+  }).describe("redis" satisfies FieldKind);
 
 export { fail };

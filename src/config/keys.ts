@@ -1,5 +1,6 @@
 /** The tree of configuration key names, read from the schema, for environment overrides and "did you mean" hints. */
 import type { z } from "zod";
+import type { FieldKind } from "./fields.js";
 
 /** A map from key name to its children, or null for a leaf. */
 export interface KeyTree {
@@ -43,6 +44,12 @@ export function schemaAt(schema: z.ZodType, segments: readonly string[]): z.ZodT
     node = child;
   }
   return node;
+}
+
+/** Whether a leaf takes a list or a map (so that text given for it may be flow YAML). */
+export function takesStructure(schema: z.ZodType): boolean {
+  const kind = schema.description as FieldKind | undefined;
+  return kind === "list" || kind === "redis" || (unwrap(schema)._zod.def as unknown as Def).type === "array";
 }
 
 /** The closest known key to a mistyped one, when it is close enough to be a typo. */

@@ -8,7 +8,7 @@ import YAML from "yaml";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { type Config, configSchema, type SiteConfig } from "./schema.js";
-import { keyTree, type KeyTree, suggest } from "./keys.js";
+import { keyTree, type KeyTree, schemaAt, suggest, takesStructure } from "./keys.js";
 
 export const DEFAULT_CONFIG_PATH = "config/portcullis.yaml";
 
@@ -152,13 +152,15 @@ function applyEnvOverrides(target: Tree, env: NodeJS.ProcessEnv, tree: KeyTree, 
       if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
       node = node[key] as Tree;
     }
-    node[keyPath[keyPath.length - 1]!] = envValue(value);
+    const leaf = schemaAt(configSchema, keyPath);
+    node[keyPath[keyPath.length - 1]!] = leaf && takesStructure(leaf) ? envValue(value) : value;
   }
 }
 
 /**
- * Structured values (lists of rules, Sentinel maps) may be given as YAML/JSON flow text. Text that
- * only looks like it ("[::1]:9100" for ports.admin) stays text, for the key's own field to judge.
+ * Lists and maps (access rules, Sentinel maps) may be given as YAML/JSON flow text. Text that only
+ * looks like it stays text, for the key's own field to judge; other keys always take the text as it
+ * is ("[::1]:9100" for ports.admin, "[A-Z]" for site.passwordComplexity).
  */
 function envValue(value: string): unknown {
   const trimmed = value.trim();

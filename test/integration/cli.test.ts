@@ -152,6 +152,13 @@ describe("portcullis config get", () => {
     assert.equal(limits.maxHeaderSize, 16384);
   });
 
+  it("prints store.redis inside its section as the file writes it, without the Sentinel password", () => {
+    const r = cli(["config", "get", "store"], { env: { PORTCULLIS_STORE_REDIS: '{sentinels: ["s1:26379", "s2:26379"], name: main, password: hunter2}' } });
+    assert.equal(r.status, 0, show(r));
+    assert.deepEqual((YAML.parse(r.stdout) as { redis: unknown }).redis, { sentinels: ["s1:26379", "s2:26379"], name: "main" });
+    assert.doesNotMatch(r.stdout, /hunter2/);
+  });
+
   it("prints a value that config set takes back unchanged", () => {
     const dir = fresh();
     const file = path.join(dir, "c.yaml");
