@@ -413,8 +413,10 @@ http {
   const basicRow = rows.find((r) => r.name.includes("Basic"))!;
   const memory = await sessionMemory(redisPort);
   console.log(`Redis memory per idle session: ${memory.bytesPerSession} bytes over ${memory.sessions} sessions (target < 512)`);
-  // The RSS target is the gateway's under proxy load: the highest of its rows' peaks.
-  const gatewayRssMb = Math.max(...rows.filter((r) => r.name.startsWith("portcullis")).map((r) => r.rssMb ?? 0));
+  // The RSS target is the gateway's under proxy load: the highest of its rows' peaks (null where /proc
+  // could not tell). The whole run's peaks, warm-ups and argon2id hashes included, are reported beside it.
+  const gatewayPeaks = rows.filter((r) => r.name.startsWith("portcullis")).map((r) => r.rssMb);
+  const gatewayRssMb = gatewayPeaks.every((p) => p !== undefined) ? Math.max(...(gatewayPeaks as number[])) : null;
   const verdict = {
     throughputVsNginx: nginxRow ? bypass.requestsPerSec / nginxRow.requestsPerSec : null,
     p99VsNginx: nginxRow ? bypass.p99 / Math.max(nginxRow.p99, 1) : null,
@@ -431,11 +433,16 @@ http {
     ldapSocketGrowth: leak.socketsAfter - leak.socketsBefore,
     bytesPerIdleSession: memory.bytesPerSession,
     rssMb: gatewayRssMb,
+    rssProxyRunMb: rssProxyRunMb ?? null,
+    rssWithLoginsMb: rssWithLoginsMb ?? null,
     targets: { throughputVsNginx: ">= 0.6", p99VsNginx: "<= 3", sessionVsBypass: ">= 0.85", basicVsBypass: ">= 0.85", loginsPerSec: ">= 20", ldapLoginP50Ms: "< 15", ldapSocketGrowth: "<= 0", bytesPerIdleSession: "< 512", errors: 0, rssMb: "< 150" },
   };
   if (verdict.throughputVsNginx !== null) {
-    console.log(`gateway (bypass)/nginx throughput ${verdict.throughputVsNginx.toFixed(2)} (target ≥ 0.6), p99 ${verdict.p99VsNginx!.toFixed(2)}× (target ≤ 3), gateway RSS under proxy load ${gatewayRssMb} MB (target < 150)`);
+    console.log(`gateway (bypass)/nginx throughput ${verdict.throughputVsNginx.toFixed(2)} (target ≥ 0.6), p99 ${verdict.p99VsNginx!.toFixed(2)}× (target ≤ 3)`);
   }
+  console.log(
+    `gateway RSS under proxy load ${gatewayRssMb ?? "not measured (no /proc)"} MB (target < 150); whole run: ${rssProxyRunMb ?? "?"} MB up to the end of the proxy rows, ${rssWithLoginsMb ?? "?"} MB with the login runs`,
+  );
   if (verdict.cpuPerRequestVsNginx !== null) console.log(`CPU per request: gateway (bypass) ${bypass.cpuMicrosPerRequest} µs, nginx ${nginxRow!.cpuMicrosPerRequest} µs (${verdict.cpuPerRequestVsNginx.toFixed(1)}×)`);
   console.log(
     `gateway (bypass)/bare Node+undici proxy throughput ${verdict.throughputVsBareProxy.toFixed(2)}, CPU per request ${bypass.cpuMicrosPerRequest} vs ${bareRow.cpuMicrosPerRequest} µs` +

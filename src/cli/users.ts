@@ -85,6 +85,17 @@ export function parseImport(text: string, file: string): ImportRow[] {
   });
 }
 
+/** Why a row (from JSON, where any type may turn up) cannot be imported, or null. */
+function rowProblem(row: ImportRow): string | null {
+  if (typeof row.name !== "string" || row.name === "") return "name must be a non-empty string";
+  for (const key of ["password", "passwordHash", "email"] as const) {
+    if (row[key] !== undefined && row[key] !== null && typeof row[key] !== "string") return `${key} must be a string`;
+  }
+  const roles: unknown = row.roles;
+  if (roles !== undefined && typeof roles !== "string" && !(Array.isArray(roles) && roles.every((r) => typeof r === "string"))) return "roles must be a list of strings";
+  return null;
+}
+
 export function registerUsers(program: Command): void {
   const users = program.command("users").description("local accounts (in the configured store; stop a gateway on the embedded store first)");
   const cfg = (c: Command) => c.option("-c, --config <file>", "configuration file");
@@ -158,17 +169,25 @@ export function registerUsers(program: Command): void {
       await withAccounts(opts.config, async (accounts) => {
         let created = 0;
         for (const [i, row] of rows.entries()) {
-          if (row.passwordHash && schemeOf(row.passwordHash) === null) {
+          const problem = rowProblem(row);
+          if (problem) {
+            console.error(`row ${i + 1}${typeof row.name === "string" ? ` (${row.name})` : ""}: ${problem}; skipped`);
+            continue;
+          }
+          // An empty hash or password counts as absent, so that the other one is used.
+          const passwordHash = row.passwordHash || undefined;
+          const password = row.password || undefined;
+          if (passwordHash && schemeOf(passwordHash) === null) {
             console.error(`row ${i + 1} (${row.name}): the password hash is not argon2id, OMERO MD5 or XNAT SHA-256; skipped`);
             continue;
           }
-          if (!row.passwordHash && !row.password) {
+          if (!passwordHash && !password) {
             console.error(`row ${i + 1} (${row.name}): no password or passwordHash; skipped`);
             continue;
           }
           const roles = Array.isArray(row.roles) ? row.roles : splitRoles(row.roles ?? "", ";");
           try {
-            await accounts.add({ name: row.name, password: row.password, passwordHash: row.passwordHash, roles, email: row.email });
+            await accounts.add({ name: row.name, password, passwordHash, roles, email: row.email || undefined });
             created++;
           } catch (e) {
             console.error(`row ${i + 1} (${row.name}): ${(e as Error).message}; skipped`);

@@ -56,6 +56,11 @@ function insertKey(source: string, doc: YAML.Document, segments: string[], value
 /** Anything else (an empty file, a section written in flow style): the document is changed and written out again. */
 function rewrite(doc: YAML.Document, segments: string[], value: unknown): string {
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
+  // A section written without a value (`site:`) becomes a map to hold the key.
+  for (let depth = 1; depth < segments.length; depth++) {
+    const node = doc.getIn(segments.slice(0, depth), true);
+    if (YAML.isScalar(node) && (node.value === null || node.value === "")) doc.setIn(segments.slice(0, depth), doc.createNode({}));
+  }
   doc.setIn(segments, value);
   return String(doc);
 }

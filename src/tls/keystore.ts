@@ -81,7 +81,9 @@ function fromPkcs12(data: Buffer, password: string | undefined, file: string, ke
     p12 = nodeForge().pkcs12.pkcs12FromAsn1(asn1, false, password ?? "");
   } catch (err) {
     const message = (err as Error).message ?? "";
-    if (/mac|password|invalid/i.test(message)) {
+    // forge's words for a MAC or a decryption that failed, i.e. a wrong or missing password; other
+    // failures (unsupported algorithms, damaged structure) are reported as they are.
+    if (/invalid password|wrong password|failed to decrypt/i.test(message)) {
       throw new TlsMaterialError(
         passwordKey,
         password === undefined || password === "" ? `the PKCS#12 file ${file} is protected by a password and none was given` : `wrong password for the PKCS#12 file ${file} (or the file is damaged)`,

@@ -267,6 +267,18 @@ describe("portcullis config set", () => {
     assert.equal((YAML.parse(text) as { upstream: { ca: string } }).upstream.ca, "certs/upstream-ca.pem");
   });
 
+  it("fills a section written without a value (site:) instead of failing", () => {
+    const dir = fresh();
+    const file = path.join(dir, "c.yaml");
+    fs.writeFileSync(file, "# mine\nports:\n  secure: 4064\nsite:\n");
+    const r = cli(["config", "set", "site.maxFailedLogins", "3", "-c", file], { cwd: dir });
+    assert.equal(r.status, 0, show(r));
+    const parsed = YAML.parse(fs.readFileSync(file, "utf8")) as { site: { maxFailedLogins: number }; ports: { secure: number } };
+    assert.equal(parsed.site.maxFailedLogins, 3);
+    assert.equal(parsed.ports.secure, 4064);
+    assert.match(fs.readFileSync(file, "utf8"), /^# mine$/m);
+  });
+
   it("stores a flow list given for trustedProxies as a YAML list", () => {
     const { dir, file } = copy();
     const r = cli(["config", "set", "trustedProxies", "[10.0.0.0/8, 192.168.0.0/16]", "-c", file], { cwd: dir });

@@ -333,14 +333,28 @@ describe("users import", () => {
     assert.equal(g.user("single1"), undefined);
   });
 
-  it("skips a JSON row that is not an object, by its number, and imports the others", () => {
+  it("skips JSON rows of the wrong shape or types, by their number, and imports the others", () => {
     const file = path.join(g.dir, "mixed.json");
-    fs.writeFileSync(file, JSON.stringify(["not-an-account", { name: "mixed1", passwordHash: omero }]));
+    const rows = [
+      "not-an-account",
+      { name: "typed1", passwordHash: 123 },
+      { name: 42, password: "a-long-password-1" },
+      { name: "typed2", password: "a-long-password-1", roles: [1] },
+      { name: "mixed1", passwordHash: omero },
+      // An empty hash beside a password: the password is used.
+      { name: "mixed2", passwordHash: "", password: "a-long-password-2" },
+    ];
+    fs.writeFileSync(file, JSON.stringify(rows));
     const r = g.cli(["users", "import", file]);
     assert.equal(r.status, 0, show(r));
-    assert.match(r.stderr, /row 1 .*skipped/);
-    assert.match(r.stdout, /imported 1 of 2 accounts/);
+    assert.match(r.stderr, /row 1: name must be a non-empty string; skipped/);
+    assert.match(r.stderr, /row 2 \(typed1\): passwordHash must be a string; skipped/);
+    assert.match(r.stderr, /row 3: name must be a non-empty string; skipped/);
+    assert.match(r.stderr, /row 4 \(typed2\): roles must be a list of strings; skipped/);
+    assert.match(r.stdout, /imported 2 of 6 accounts/);
     assert.ok(g.user("mixed1"));
+    assert.equal(g.user("typed1"), undefined);
+    assert.match(g.user("mixed2")!.passwordHash, /^\$argon2id\$/);
   });
 
   it("lists the imported accounts with the scheme of their hash", () => {
@@ -349,7 +363,7 @@ describe("users import", () => {
     assert.equal(listedUser(r, "xnat1").hash, "xnat-sha256");
     assert.equal(listedUser(r, "xnat2").hash, "xnat-sha256-salted");
     assert.equal(listedUser(r, "plain1").hash, "argon2id");
-    assert.equal(tableRows(r.stdout).length, 8);
+    assert.equal(tableRows(r.stdout).length, 9);
   });
 });
 
