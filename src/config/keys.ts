@@ -46,10 +46,11 @@ export function schemaAt(schema: z.ZodType, segments: readonly string[]): z.ZodT
   return node;
 }
 
-/** Whether a leaf takes a list or a map (so that text given for it may be flow YAML). */
+/** Whether a key takes a list or a map, a whole section included (so that text given for it may be flow YAML). */
 export function takesStructure(schema: z.ZodType): boolean {
   const kind = schema.description as FieldKind | undefined;
-  return kind === "list" || kind === "redis" || (unwrap(schema)._zod.def as unknown as Def).type === "array";
+  const type = (unwrap(schema)._zod.def as unknown as Def).type;
+  return kind === "list" || kind === "redis" || type === "array" || type === "object";
 }
 
 /** The closest known key to a mistyped one, when it is close enough to be a typo. */

@@ -543,6 +543,8 @@ describe("validate: environment overrides", () => {
 
   it("keeps an environment value that only looks like flow YAML as text, for its field to judge", () => {
     assert.deepEqual(validate({}, { PORTCULLIS_PORTS_ADMIN: "[::1]:9100" }).ports.admin, { host: "::1", port: 9100 });
+    // A whole section may still be given as a flow map.
+    assert.equal(validate({}, { PORTCULLIS_IDENTITY_HEADERS: "{user: X-User}" }).identity.headers.user, "X-User");
     // A text key takes text that would parse as flow YAML as it is, too.
     assert.equal(validate({}, { PORTCULLIS_SITE_PASSWORDCOMPLEXITY: "[A-Z]" }).site.passwordComplexity, "[A-Z]");
     const issues = invalid({}, { PORTCULLIS_TRUSTEDPROXIES: "[10.0.0.0/8" });
