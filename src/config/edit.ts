@@ -41,14 +41,17 @@ function insertKey(source: string, doc: YAML.Document, segments: string[], value
     const rest = segments.slice(depth).reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
     const firstKey = parent.items[0]!.key as YAML.Node;
     if (!firstKey.range) return null;
-    const indent = " ".repeat(firstKey.range[0] - (source.lastIndexOf("\n", firstKey.range[0] - 1) + 1));
-    const lines = YAML.stringify(rest).trimEnd().split("\n").map((line) => indent + line).join("\n") + "\n";
-    if (depth === 0) return source + (source.endsWith("\n") ? "" : "\n") + "\n" + lines;
+    // The column of the section's first key (a byte-order mark before it is not indentation).
+    const lineStart = source.lastIndexOf("\n", firstKey.range[0] - 1) + 1;
+    const indent = " ".repeat(firstKey.range[0] - lineStart - (lineStart === 0 && source.startsWith("\uFEFF") ? 1 : 0));
+    const eol = source.includes("\r\n") ? "\r\n" : "\n";
+    const lines = YAML.stringify(rest).trimEnd().split("\n").map((line) => indent + line).join(eol) + eol;
+    if (depth === 0) return source + (source.endsWith("\n") ? "" : eol) + eol + lines;
     const last = parent.items[parent.items.length - 1]!;
     const end = ((last.value as YAML.Node | null)?.range ?? (last.key as YAML.Node).range)?.[1];
     if (end === undefined) return null;
     const lineEnd = source[end - 1] === "\n" ? end : source.indexOf("\n", end) + 1 || source.length;
-    return source.slice(0, lineEnd) + (source[lineEnd - 1] === "\n" ? "" : "\n") + lines + source.slice(lineEnd);
+    return source.slice(0, lineEnd) + (source[lineEnd - 1] === "\n" ? "" : eol) + lines + source.slice(lineEnd);
   }
   return null;
 }

@@ -267,6 +267,18 @@ describe("portcullis config set", () => {
     assert.equal((YAML.parse(text) as { upstream: { ca: string } }).upstream.ca, "certs/upstream-ca.pem");
   });
 
+  it("keeps a file's CRLF line endings and a byte-order mark when it adds keys", () => {
+    const dir = fresh();
+    const file = path.join(dir, "c.yaml");
+    fs.writeFileSync(file, "\uFEFFports:\r\n  secure: 4064\r\n");
+    for (const [key, value] of [["ports.insecure", "4070"], ["site.maxFailedLogins", "3"]] as const) {
+      const r = cli(["config", "set", key, value, "-c", file], { cwd: dir });
+      assert.equal(r.status, 0, show(r));
+    }
+    const text = fs.readFileSync(file, "utf8");
+    assert.equal(text, "\uFEFFports:\r\n  secure: 4064\r\n  insecure: 4070\r\n\r\nsite:\r\n  maxFailedLogins: 3\r\n");
+  });
+
   it("fills a section written without a value (site:) instead of failing", () => {
     const dir = fresh();
     const file = path.join(dir, "c.yaml");
