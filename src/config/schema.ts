@@ -178,6 +178,8 @@ export const configSchema = z.strictObject({
   }),
   access: section({
     defaultPolicy: oneOf(policy, "authenticated"),
+    /** Match rule paths without regard to case, for upstreams whose paths ignore case (SPEC §3). */
+    caseInsensitivePaths: bool(false),
     rules: z.array(accessRule).optional().transform((r) => r ?? []),
   }),
   profile: optionalOneOf(["xnat"]),
