@@ -7,6 +7,7 @@ import net from "node:net";
 import { z } from "zod";
 import { cronProblem } from "./cron.js";
 import { IntervalSyntaxError, parseInterval } from "./interval.js";
+import { patternProblem } from "./pattern.js";
 
 type Ctx = z.core.$RefinementCtx<unknown>;
 
@@ -124,14 +125,11 @@ export const cron = (fallback: string) =>
     return problem ? fail(ctx, problem) : expr.trim();
   }, fallback);
 
+/** A pattern that RE2 or, for lookaround and backreferences, V8 compiles (./pattern.ts runs it). */
 function asRegex(raw: unknown, ctx: Ctx): string {
   const source = asText(raw, ctx, "a regular expression");
-  try {
-    new RegExp(source);
-    return source;
-  } catch (err) {
-    return fail(ctx, `is not a valid regular expression (${(err as Error).message}), got ${shown(raw)}`);
-  }
+  const problem = patternProblem(source);
+  return problem === null ? source : fail(ctx, `is not a valid regular expression (${problem}), got ${shown(raw)}`);
 }
 
 export const regex = (fallback: string) => field(asRegex, fallback);

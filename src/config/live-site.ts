@@ -60,8 +60,11 @@ export class LiveSite {
   private failing = false;
   private closed = false;
 
+  private readonly overBudget = (source: string, budgetMs: number) =>
+    this.o.log.warn({ pattern: source, budgetMs }, "an admin-written pattern ran over its time budget and was taken as no match");
+
   constructor(private readonly o: LiveSiteOptions) {
-    this.site = compileSite(o.base);
+    this.site = compileSite(o.base, this.overBudget);
   }
 
   /**
@@ -229,7 +232,7 @@ export class LiveSite {
     const changed = (Object.keys(siteFields) as SiteKey[]).filter((k) => JSON.stringify(values[k]) !== JSON.stringify(now[k]));
     if (changed.length === 0) return;
     try {
-      this.site = compileSite(values);
+      this.site = compileSite(values, this.overBudget);
       this.o.log.info({ changed }, "site-config values in force changed");
     } catch (err) {
       this.o.log.error({ err: (err as Error).message, changed }, "site-config values could not be compiled; the previous ones stay in force");

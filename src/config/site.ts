@@ -4,6 +4,7 @@
  */
 import picomatch from "picomatch";
 import { parseInterval } from "./interval.js";
+import { compilePattern, type Pattern } from "./pattern.js";
 import type { SiteConfig } from "./schema.js";
 
 export interface Site {
@@ -19,9 +20,11 @@ export interface Site {
   readonly canResetFailedLoginsWithForgotPassword: boolean;
   readonly inactivityBeforeLockoutMs: number;
   readonly aliasTokenTimeoutMs: number;
-  readonly interactiveAgents: readonly RegExp[];
+  /** Client addresses that may use XNAT's mail-send path (SPEC §8.2). */
+  readonly mailSenders: Pattern;
+  readonly interactiveAgents: readonly Pattern[];
   readonly isDataPath: (path: string) => boolean;
-  readonly passwordComplexity: RegExp;
+  readonly passwordComplexity: Pattern;
   readonly passwordComplexityMessage: string;
   readonly passwordExpiration: { type: "disabled" } | { type: "interval"; ms: number } | { type: "date"; before: number };
   readonly passwordHistoryMs: number | null;
@@ -30,12 +33,15 @@ export interface Site {
   readonly csrfEmailAlert: boolean;
 }
 
-/** `^.*$`-style anchors are the user's business; a pattern must match the whole value (as in Java). */
-function whole(source: string): RegExp {
-  return new RegExp(`^(?:${source})$`, "s");
-}
+/** Told once per pattern when a match runs over its time budget (./pattern.ts). */
+export type OverBudget = (source: string, budgetMs: number) => void;
 
-export function compileSite(raw: SiteConfig): Site {
+/**
+ * Compiles the values. Each admin pattern must match the whole value, as Java's `matches` does in
+ * XNAT (`^.*$`-style anchors are the admin's business), on a linear-time engine where it compiles.
+ */
+export function compileSite(raw: SiteConfig, onOverBudget?: OverBudget): Site {
+  const whole = (source: string, memo = false) => compilePattern(source, { mode: "whole", memo, onOverBudget });
   const isDataPath = picomatch([...raw.dataPaths], { dot: true });
   const site: Site = {
     raw,
@@ -50,7 +56,8 @@ export function compileSite(raw: SiteConfig): Site {
     canResetFailedLoginsWithForgotPassword: raw.canResetFailedLoginsWithForgotPassword,
     inactivityBeforeLockoutMs: parseInterval(raw.inactivityBeforeLockout),
     aliasTokenTimeoutMs: parseInterval(raw.aliasTokenTimeout),
-    interactiveAgents: raw.interactiveAgentIds.map(whole),
+    mailSenders: whole(raw.ipsThatCanSendEmailsThroughRest),
+    interactiveAgents: raw.interactiveAgentIds.map((source) => whole(source, true)),
     isDataPath: (path: string) => isDataPath(path),
     passwordComplexity: whole(raw.passwordComplexity),
     passwordComplexityMessage: raw.passwordComplexityMessage,

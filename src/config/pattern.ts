@@ -1,0 +1,122 @@
+/**
+ * Regular expressions written by an admin (SPEC §2: `interactiveAgentIds`, `passwordComplexity`,
+ * `ipsThatCanSendEmailsThroughRest`, rule `ipRegex`). A backtracking engine can spend seconds on one
+ * match (`(a+)+$` against thirty `a`s and a `!`), and these patterns meet client-chosen input, so each
+ * runs on RE2 (re2js: linear time, no backtracking) whenever RE2 can compile it. RE2's syntax is also
+ * the closer one to Java's, which XNAT admins write (`\A`, `\z`, `(?i)`).
+ *
+ * Lookaround and backreferences (XNAT sites' `^(?=.*[A-Z])(?=.*\d).{10,}$`) do not compile on RE2.
+ * Those run on V8 inside a `vm` script with a timeout: V8 interrupts the match when the budget is
+ * spent, and a match over budget counts as no match (the safer reading for every caller: not a
+ * browser, not an allowed address, not a complex-enough password) and is reported once per pattern.
+ */
+import vm from "node:vm";
+import { RE2JS } from "re2js";
+
+/** `whole`: the pattern must match the entire input (Java's `matches`); `search`: anywhere in it. */
+export type PatternMode = "whole" | "search";
+
+export interface Pattern {
+  readonly source: string;
+  readonly engine: "re2" | "v8";
+  test(input: string): boolean;
+}
+
+export interface PatternOptions {
+  mode: PatternMode;
+  /** Called once per pattern, the first time a match runs over budget. */
+  onOverBudget?: (source: string, budgetMs: number) => void;
+  /**
+   * Remember up to a few hundred answers of a V8 pattern by input (User-Agents repeat; a V8 match
+   * under a timeout costs ~0.1 ms). Never for secrets: the inputs stay in memory.
+   */
+  memo?: boolean;
+}
+
+/** Wall-clock budget of one V8 match. Legitimate patterns finish in microseconds. */
+export const V8_MATCH_BUDGET_MS = 20;
+const MEMO_LIMIT = 512;
+
+export class PatternSyntaxError extends Error {
+  readonly code = "ERR_PATTERN_SYNTAX";
+  constructor(readonly source: string, readonly reason: string) {
+    super(`is not a valid regular expression (${reason})`);
+    this.name = "PatternSyntaxError";
+  }
+}
+
+/** Why `source` cannot be used as a pattern, or null when one of the two engines compiles it. */
+export function patternProblem(source: string): string | null {
+  if (re2Of(source) !== null) return null;
+  try {
+    new RegExp(source);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+export function compilePattern(source: string, options: PatternOptions): Pattern {
+  const re2 = re2Of(source);
+  if (re2 !== null) {
+    const test = options.mode === "whole" ? (input: string) => re2.matches(input) : (input: string) => re2.test(input);
+    return Object.freeze({ source, engine: "re2" as const, test });
+  }
+  let v8: RegExp;
+  try {
+    // `s`: `.` matches line breaks too, as RE2 is compiled with DOTALL below.
+    v8 = options.mode === "whole" ? new RegExp(`^(?:${source})$`, "s") : new RegExp(source, "s");
+  } catch (err) {
+    throw new PatternSyntaxError(source, (err as Error).message);
+  }
+  return v8Pattern(source, v8, options);
+}
+
+function re2Of(source: string): RE2JS | null {
+  try {
+    return RE2JS.compile(source, RE2JS.DOTALL);
+  } catch {
+    return null;
+  }
+}
+
+// One context for every budgeted match: the pattern and input are handed over as globals of it.
+const context = vm.createContext(Object.create(null) as Record<string, unknown>);
+const script = new vm.Script("r.lastIndex = 0, r.test(s)");
+
+function v8Pattern(source: string, re: RegExp, options: PatternOptions): Pattern {
+  let reported = false;
+  const memo = options.memo ? new Map<string, boolean>() : null;
+  const run = (input: string): boolean => {
+    context.r = re;
+    context.s = input;
+    try {
+      return script.runInContext(context, { timeout: V8_MATCH_BUDGET_MS }) === true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw err;
+      if (!reported) {
+        reported = true;
+        (options.onOverBudget ?? warnOverBudget)(source, V8_MATCH_BUDGET_MS);
+      }
+      return false;
+    } finally {
+      context.r = undefined;
+      context.s = undefined;
+    }
+  };
+  const test = memo
+    ? (input: string): boolean => {
+        const known = memo.get(input);
+        if (known !== undefined) return known;
+        const answer = run(input);
+        if (memo.size >= MEMO_LIMIT) memo.clear();
+        memo.set(input, answer);
+        return answer;
+      }
+    : run;
+  return Object.freeze({ source, engine: "v8" as const, test });
+}
+
+function warnOverBudget(source: string, budgetMs: number): void {
+  process.emitWarning(`the pattern ${JSON.stringify(source)} ran over its ${budgetMs} ms budget and was taken as no match`, { code: "PORTCULLIS_PATTERN_BUDGET" });
+}
