@@ -98,7 +98,11 @@ export async function startListeners(options: ListenerOptions): Promise<Listener
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeout / 4))),
     requireHostHeader: true,
   };
-  const secure = https.createServer({ ...serverOptions, ...options.tls });
+  // A TLS handshake gets the same time as a request's headers (SPEC §5): Node's default handshakeTimeout
+  // (120 s) would let a client that sends nothing, or half a ClientHello, hold a connection that long.
+  // Once the handshake is done, Node's own headersTimeout check covers the silence that may follow: it
+  // counts a new connection as waiting for headers from the moment it is accepted, on both listeners.
+  const secure = https.createServer({ ...serverOptions, handshakeTimeout: limits.headersTimeout, ...options.tls });
   const insecure = http.createServer(serverOptions);
   const pairs: [ListenerKind, http.Server][] = [
     ["secure", secure],

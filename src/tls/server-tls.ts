@@ -66,8 +66,37 @@ function readText(file: string, key: string): string {
   }
 }
 
+/**
+ * TLS 1.2 suites of Mozilla's "intermediate" profile (SPEC §5): ECDHE key exchange only (forward
+ * secrecy; static RSA is gone) and AEAD ciphers only (CBC suites are open to padding-oracle attacks
+ * such as Lucky13), in the server's order of preference. ECDSA and RSA variants are both listed so
+ * that either kind of certificate works.
+ */
+export const TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+] as const;
+
+/**
+ * TLS 1.3 suites, OpenSSL's defaults in OpenSSL's order (all are AEAD with ephemeral keys). They must
+ * be named: Node turns TLS 1.3 off when `ciphers` lists no TLS 1.3 suite.
+ */
+export const TLS13_CIPHERS = ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"] as const;
+
+/** The secure context: certificate, minimum version and the suite policy, also used on every reload. */
 export function secureOptions(material: ServerTlsMaterial, minVersion: Config["tls"]["minVersion"]): tls.SecureContextOptions {
-  return { key: material.key, cert: material.cert, minVersion };
+  return {
+    key: material.key,
+    cert: material.cert,
+    minVersion,
+    ciphers: [...TLS13_CIPHERS, ...TLS12_CIPHERS].join(":"),
+    // The server's order wins, so a client that lists a weaker suite first still gets AES-GCM.
+    honorCipherOrder: true,
+  };
 }
 
 export interface TlsWatcher {

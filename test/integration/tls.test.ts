@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import { after, before, describe, it } from "node:test";
@@ -12,6 +13,8 @@ import { startTestUpstream, type TestUpstream } from "../helpers/upstream.js";
 interface Handshake {
   cn: string | undefined;
   protocol: string | null;
+  /** The negotiated suite's OpenSSL name. */
+  cipher: string;
 }
 
 /** The subject CN of a peer certificate (a CN given twice would come back as an array: refuse that). */
@@ -31,7 +34,7 @@ function handshake(port: number, ca: string, options: tls.ConnectionOptions = {}
     socket.once("secureConnect", () => {
       clearTimeout(timer);
       const cert = socket.getPeerCertificate();
-      const result = { cn: commonName(cert), protocol: socket.getProtocol() };
+      const result = { cn: commonName(cert), protocol: socket.getProtocol(), cipher: socket.getCipher().name };
       socket.destroy();
       resolve(result);
     });
@@ -177,6 +180,173 @@ describe("tls.minVersion", () => {
       const hs = await handshake(gw13.securePort, gw13.pki.ca.cert, { minVersion: "TLSv1.3" });
       assert.equal(hs.protocol, "TLSv1.3");
     });
+  });
+});
+
+describe("TLS 1.2 cipher suites (Mozilla intermediate)", () => {
+  let gw: TestGateway;
+  let control: tls.Server;
+  let controlPort: number;
+  before(async () => {
+    gw = await startTestGateway();
+    // Node's default suites, without the policy: shows that the client below really offers what it says.
+    const server = gw.pki.issue("cipher-control");
+    control = tls.createServer({ key: server.pem.key, cert: server.pem.cert }, (s) => s.end());
+    await new Promise<void>((r) => control.listen(0, "127.0.0.1", r));
+    controlPort = (control.address() as { port: number }).port;
+  });
+  after(async () => {
+    control.close();
+    await gw.close();
+  });
+
+  const tls12 = (ciphers: string): tls.ConnectionOptions => ({ maxVersion: "TLSv1.2", ciphers });
+
+  for (const [suite, why] of [
+    ["AES128-SHA", "static RSA key exchange with CBC"],
+    ["AES256-GCM-SHA384", "static RSA key exchange (no forward secrecy)"],
+    ["ECDHE-RSA-AES128-SHA", "CBC (Lucky13)"],
+    ["ECDHE-RSA-AES256-SHA384", "CBC with SHA-384"],
+  ] as const) {
+    it(`fails the handshake of a TLS 1.2 client offering only ${suite}: ${why}`, async () => {
+      assert.equal((await handshake(controlPort, gw.pki.ca.cert, tls12(suite))).cipher, suite, "control: Node's defaults accept it");
+      await assert.rejects(handshake(gw.securePort, gw.pki.ca.cert, tls12(suite)), (err: NodeJS.ErrnoException) => {
+        assert.match(`${err.code} ${err.message}`, /HANDSHAKE_FAILURE|NO_SHARED_CIPHER|NO_CIPHERS|socket disconnected|ECONNRESET/i);
+        return true;
+      });
+    });
+  }
+
+  for (const suite of ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305"]) {
+    it(`completes the handshake of a TLS 1.2 client offering only ${suite}`, async () => {
+      const hs = await handshake(gw.securePort, gw.pki.ca.cert, tls12(suite));
+      assert.equal(hs.protocol, "TLSv1.2");
+      assert.equal(hs.cipher, suite);
+    });
+  }
+
+  it("chooses by the server's order, not the client's (honorCipherOrder)", async () => {
+    const hs = await handshake(gw.securePort, gw.pki.ca.cert, tls12("ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"));
+    assert.equal(hs.cipher, "ECDHE-RSA-AES128-GCM-SHA256");
+  });
+
+  it("keeps TLS 1.3 and its suites", async () => {
+    const hs = await handshake(gw.securePort, gw.pki.ca.cert);
+    assert.equal(hs.protocol, "TLSv1.3");
+    assert.match(hs.cipher, /^TLS_(AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256|AES_128_GCM_SHA256)$/);
+    const chacha = await handshake(gw.securePort, gw.pki.ca.cert, { minVersion: "TLSv1.3", ciphers: "TLS_CHACHA20_POLY1305_SHA256" });
+    assert.equal(chacha.cipher, "TLS_CHACHA20_POLY1305_SHA256");
+  });
+
+  it("keeps the suite policy after a certificate reload", async () => {
+    const reloaded = await startTestGateway();
+    try {
+      assert.equal(reloaded.gateway.reloadTls(), true);
+      await assert.rejects(handshake(reloaded.securePort, reloaded.pki.ca.cert, tls12("ECDHE-RSA-AES128-SHA")));
+      assert.equal((await handshake(reloaded.securePort, reloaded.pki.ca.cert, tls12("ECDHE-RSA-AES128-GCM-SHA256"))).cipher, "ECDHE-RSA-AES128-GCM-SHA256");
+    } finally {
+      await reloaded.close();
+    }
+  });
+});
+
+/** Resolves with how long `socket` stayed open, or with null when it is still open after `limitMs`. */
+function closedWithin(socket: net.Socket, limitMs: number): Promise<number | null> {
+  const started = Date.now();
+  // Read whatever comes (a 408), or the socket never notices the peer's close.
+  socket.resume();
+  socket.on("error", () => undefined);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), limitMs);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve(Date.now() - started);
+    });
+  });
+}
+
+function connected(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+/**
+ * The first 43 bytes of a TLS 1.2 ClientHello whose record announces 200: a TLS record header, the
+ * handshake header, the client version and 32 bytes of client random, then nothing more.
+ */
+const HALF_A_CLIENT_HELLO = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03]), Buffer.alloc(32, 0x2a)]);
+
+describe("limits.headersTimeout on unfinished handshakes and silent connections", () => {
+  const HEADERS_TIMEOUT_MS = 300;
+  let gw: TestGateway;
+  const sockets: net.Socket[] = [];
+  before(async () => {
+    gw = await startTestGateway({ router: { insecure: "allow" }, limits: { headersTimeout: `${HEADERS_TIMEOUT_MS} milliseconds`, keepAliveTimeout: "5 seconds" } });
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await gw.close();
+  });
+
+  /** Node's own default handshake timeout is 120 s: anything under 3 s shows the configured limit at work. */
+  function assertDroppedAtTheLimit(ms: number | null, what: string): void {
+    assert.notEqual(ms, null, `${what} was still open after 3 s`);
+    assert.ok(ms! >= HEADERS_TIMEOUT_MS - 50, `${what} was dropped after ${ms} ms, before limits.headersTimeout`);
+  }
+
+  it("drops a TCP connection to the TLS port that sends nothing", async () => {
+    const socket = await connected(gw.securePort);
+    sockets.push(socket);
+    assertDroppedAtTheLimit(await closedWithin(socket, 3000), "a silent connection to the TLS port");
+  });
+
+  it("drops a TCP connection to the TLS port that sends half a ClientHello", async () => {
+    const socket = await connected(gw.securePort);
+    sockets.push(socket);
+    socket.write(HALF_A_CLIENT_HELLO);
+    assertDroppedAtTheLimit(await closedWithin(socket, 3000), "a connection with half a ClientHello");
+  });
+
+  it("drops a TLS connection that finishes its handshake and then sends nothing", async () => {
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: "127.0.0.1", port: gw.securePort, ca: gw.pki.ca.cert, servername: "localhost" }, () => resolve(s));
+      s.once("error", reject);
+    });
+    sockets.push(socket);
+    assertDroppedAtTheLimit(await closedWithin(socket, 3000), "a silent TLS connection");
+  });
+
+  it("drops a plaintext connection that sends nothing", async () => {
+    const socket = await connected(gw.insecurePort);
+    sockets.push(socket);
+    assertDroppedAtTheLimit(await closedWithin(socket, 3000), "a silent plaintext connection");
+  });
+
+  it("keeps an idle keep-alive connection past headersTimeout (keepAliveTimeout governs it)", async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (p: string) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = https.get({ host: "127.0.0.1", port: gw.securePort, path: p, agent, ca: gw.pki.ca.cert, servername: "localhost" }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on("error", reject);
+      });
+    try {
+      assert.equal((await get("/gateway/healthz")).status, 200);
+      await sleep(HEADERS_TIMEOUT_MS * 3);
+      const second = await get("/gateway/healthz");
+      assert.equal(second.status, 200);
+      assert.equal(second.reused, true, "the idle keep-alive connection was dropped");
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("still completes ordinary handshakes", async () => {
+    assert.equal((await handshake(gw.securePort, gw.pki.ca.cert)).protocol, "TLSv1.3");
   });
 });
 
