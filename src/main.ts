@@ -50,7 +50,7 @@ import { createMailer, type Mailer } from "./mail/mailer.js";
 import { passwordResetRoutes } from "./web/password-reset-routes.js";
 import { identityHeaders } from "./proxy/identity.js";
 import { SessionService } from "./sessions/session-service.js";
-import { readCookie } from "./sessions/cookie.js";
+import { readCookies } from "./sessions/cookie.js";
 import { parseCookieValue } from "./sessions/ids.js";
 import { openStore } from "./store/open-store.js";
 import { Scheduler } from "./jobs/scheduler.js";
@@ -264,16 +264,19 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     policy: () => currentPolicy(config, siteNow()),
     securePort: () => listeners!.port("secure"),
     sessionCookieName: config.session.cookieName,
-    // The secret crossed the network in the clear: the session it names ends now (SPEC §5).
+    // The secret crossed the network in the clear: every session the request names ends now (SPEC §5),
+    // a cookie sent twice or behind a tossed one included.
     async revokeExposed(req, log) {
-      const cookie = readCookie(req, config.session.cookieName);
-      const credential = cookie ? parseCookieValue(cookie) : null;
-      if (!credential) return;
-      try {
-        if (await sessions.end(credential)) audit(log, "session.ended", { reason: "exposed-in-plaintext" });
-      } catch (err) {
-        log.error({ err: (err as Error).message }, "could not revoke an exposed session");
-      }
+      const end = async (value: string) => {
+        const credential = parseCookieValue(value);
+        if (!credential) return;
+        try {
+          if (await sessions.end(credential)) audit(log, "session.ended", { reason: "exposed-in-plaintext" });
+        } catch (err) {
+          log.error({ err: (err as Error).message }, "could not revoke an exposed session");
+        }
+      };
+      await Promise.all(readCookies(req, config.session.cookieName).map(end));
     },
   };
   const parts: Parts = { routerDeps, upstream, listeners: () => listeners!, site: siteNow, liveSite, guest, clock, store, accounts, sessions, logins, resets, reportCsrf };

@@ -140,9 +140,13 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     });
   }
 
-  function applySession(x: Exchange, result: Validation): void | Promise<void> {
+  /**
+   * What one cookie value's validation gives the request: true when it authenticates it; false when
+   * the next value should be tried (none, expired, or a locked session seen in plaintext, which ends).
+   */
+  function take(x: Exchange, result: Validation): boolean | Promise<boolean> {
     const { scope } = x;
-    if (result.kind === "valid" && result.session.encrypted && scope.listener === "insecure") return endExposed(x, result.session);
+    if (result.kind === "valid" && result.session.encrypted && scope.listener === "insecure") return endExposed(x, result.session).then(() => false);
     if (result.kind === "valid") {
       const s = result.session;
       let known = fromRecord.get(s);
@@ -156,10 +160,13 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
       scope.session = s;
       scope.principal = known.principal;
       scope.authVia = "session";
+      scope.expiredAt = undefined;
       (scope.responseHeaders ??= {})["x-session-expires"] = known.expires;
-    } else if (result.kind === "expired") {
-      scope.expiredAt = result.at;
+      return true;
     }
+    // The first timeout seen is the one the login page mentions, unless a later value authenticates.
+    if (result.kind === "expired") scope.expiredAt ??= result.at;
+    return false;
   }
 
   /** A locked (TLS-only) session's cookie arrived in plaintext: it is exposed, so it ends (SPEC §5). */
@@ -175,11 +182,11 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     const { req } = x;
     // The gateway's session secret is its own business: the upstream gets the other cookies only,
     // whichever credential the request is judged by.
-    let cookie: string | null = null;
+    let cookies: readonly string[] = [];
     if (req.headers.cookie !== undefined) {
-      const { value, rest } = splitCookie(req.headers.cookie, deps.cookieName);
+      const { values, rest } = splitCookie(req.headers.cookie, deps.cookieName);
       req.headers.cookie = rest;
-      cookie = value;
+      cookies = values;
     }
     // Consumed here: the upstream never sees a password (SPEC §7).
     const authorization = req.headers.authorization;
@@ -188,15 +195,36 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
       const credential = parseBasic(authorization);
       if (credential) return basic(x, credential.user, credential.password);
     }
-    if (cookie === null) return;
-    return fromCookie(x, cookie);
+    if (cookies.length === 0) return;
+    if (cookies.length > 1 && x.scope.listener === "insecure") return failClosed(x, fromPlaintextCookies(x, cookies));
+    return fromCookies(x, cookies, 0);
   }
 
-  function fromCookie(x: Exchange, value: string): void | Promise<void> {
-    const result = deps.sessions.validate(value);
-    if (result instanceof Promise) return failClosed(x, result.then((r) => applySession(x, r)));
-    const applied = applySession(x, result);
-    return applied instanceof Promise ? failClosed(x, applied) : undefined;
+  /**
+   * The cookie sent more than once (a sibling domain tossed its own in front, RFC 6265 §8.6): the
+   * first value naming a valid session authenticates the request, so junk in front cannot log the
+   * user out. One value that is a cached valid session stays synchronous.
+   */
+  function fromCookies(x: Exchange, values: readonly string[], from: number): void | Promise<void> {
+    for (let i = from; i < values.length; i++) {
+      const result = deps.sessions.validate(values[i]!);
+      const taken = result instanceof Promise ? result.then((r) => take(x, r)) : take(x, result);
+      if (taken === true) return;
+      if (taken !== false) return failClosed(x, taken.then((ok) => (ok ? undefined : fromCookies(x, values, i + 1))));
+    }
+  }
+
+  /**
+   * In plaintext (allow mode) every value is looked at, also after one has authenticated the request:
+   * each locked session named has had its cookie cross the network in the clear and ends (SPEC §5).
+   */
+  async function fromPlaintextCookies(x: Exchange, values: readonly string[]): Promise<void> {
+    let authenticated = false;
+    for (const value of values) {
+      const result = await deps.sessions.validate(value);
+      if (result.kind === "valid" && result.session.encrypted) await endExposed(x, result.session);
+      else if (!authenticated) authenticated = await take(x, result);
+    }
   }
 
   return {

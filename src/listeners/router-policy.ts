@@ -9,6 +9,7 @@ import type { RouterPolicy } from "../config/schema.js";
 import { audit, type Logger } from "../log/logger.js";
 import { redirect, sendText } from "../pipeline/respond.js";
 import type { Exchange, Stage } from "../pipeline/stage.js";
+import { splitCookie } from "../sessions/cookie.js";
 
 export interface RouterPolicyDeps {
   /** The policy in force now (it follows live changes of `site.securityChannel`). */
@@ -36,11 +37,13 @@ export function tlsUrl(req: http.IncomingMessage, securePort: number, pathAndQue
   return `https://${host}${securePort === 443 ? "" : `:${securePort}`}${pathAndQuery}`;
 }
 
-/** Whether the request carries something secret: the session cookie or an Authorization header. */
+/**
+ * Whether the request carries something secret: the session cookie (read as the credentials stage
+ * reads it, so `name =v` counts too) or an Authorization header.
+ */
 export function carriesCredential(req: http.IncomingMessage, cookieName: string): "authorization" | "session-cookie" | null {
   if (req.headers.authorization) return "authorization";
-  const cookie = req.headers.cookie;
-  if (cookie && cookie.split(";").some((c) => c.trim().startsWith(`${cookieName}=`))) return "session-cookie";
+  if (splitCookie(req.headers.cookie, cookieName).values.length > 0) return "session-cookie";
   return null;
 }
 

@@ -2,40 +2,53 @@
 import type http from "node:http";
 
 /**
- * One pass over a Cookie header: the value of cookie `name` (null when absent, or when the client
- * sent it twice: neither is trusted) and the header without any cookie of that name (undefined when
- * nothing else is left), which is what the upstream may see.
+ * At most this many distinct values of one cookie are read from a header. A browser sends one; a
+ * sibling domain that tosses cookies adds a few. Each value may cost a store lookup, so a header
+ * stuffed with hundreds cannot turn one request into hundreds (the rest are still removed).
  */
-export function splitCookie(header: string | undefined, name: string): { value: string | null; rest: string | undefined } {
-  if (!header) return { value: null, rest: undefined };
+export const MAX_COOKIE_VALUES = 8;
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * One pass over a Cookie header: every distinct value of cookie `name`, in the order sent, and the
+ * header without any cookie of that name (undefined when nothing else is left), which is what the
+ * upstream may see. A client may send the name more than once — a sibling domain can toss its own
+ * `name=junk` in front of ours (RFC 6265 §8.6) — so no value is dropped for having a twin: callers
+ * try them in order. `name =v` (space before `=`) is the same cookie, as browsers and servers read it.
+ */
+export function splitCookie(header: string | undefined, name: string): { values: readonly string[]; rest: string | undefined } {
+  if (!header) return { values: NONE, rest: undefined };
   // The common header, a single cookie, read without splitting (same answer as the loop below).
   if (header.indexOf(";") === -1) {
     const eq = header.indexOf("=");
     if ((eq === -1 ? header : header.slice(0, eq)).trim() !== name) {
       const trimmed = header.trim();
-      return { value: null, rest: trimmed === "" ? undefined : trimmed };
+      return { values: NONE, rest: trimmed === "" ? undefined : trimmed };
     }
-    return { value: eq === -1 ? null : header.slice(eq + 1).trim(), rest: undefined };
+    return { values: eq === -1 ? NONE : [header.slice(eq + 1).trim()], rest: undefined };
   }
-  let value: string | null = null;
-  let seen = 0;
+  let values: string[] | undefined;
   let rest = "";
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
     const trimmed = part.trim();
     if (trimmed === "") continue;
     if ((eq === -1 ? part : part.slice(0, eq)).trim() === name) {
-      if (eq !== -1 && ++seen === 1) value = part.slice(eq + 1).trim();
+      if (eq === -1) continue;
+      const value = part.slice(eq + 1).trim();
+      if (values === undefined) values = [value];
+      else if (values.length < MAX_COOKIE_VALUES && !values.includes(value)) values.push(value);
       continue;
     }
     rest = rest === "" ? trimmed : `${rest}; ${trimmed}`;
   }
-  return { value: seen === 1 ? value : null, rest: rest === "" ? undefined : rest };
+  return { values: values ?? NONE, rest: rest === "" ? undefined : rest };
 }
 
-/** The value of cookie `name`, or null. When the client sends it twice, neither is trusted. */
-export function readCookie(req: http.IncomingMessage, name: string): string | null {
-  return splitCookie(req.headers.cookie, name).value;
+/** Every distinct value of cookie `name` the request carries, in the order sent (see splitCookie). */
+export function readCookies(req: http.IncomingMessage, name: string): readonly string[] {
+  return splitCookie(req.headers.cookie, name).values;
 }
 
 export interface CookieOptions {
@@ -45,6 +58,7 @@ export interface CookieOptions {
   maxAge?: number;
 }
 
+/** A Set-Cookie value for the session (SPEC §6.2); `secure` is false only where §5 lets a session travel in plaintext. */
 export function sessionCookie(value: string, options: CookieOptions): string {
   const parts = [`${options.name}=${value}`, "Path=/", "HttpOnly", "SameSite=Lax"];
   if (options.secure) parts.push("Secure");
@@ -52,6 +66,7 @@ export function sessionCookie(value: string, options: CookieOptions): string {
   return parts.join("; ");
 }
 
+/** A Set-Cookie value that makes the browser forget the session cookie (same name, path and flags, Max-Age=0). */
 export function clearedCookie(name: string, secure: boolean): string {
   return sessionCookie("", { name, secure, maxAge: 0 });
 }

@@ -108,6 +108,18 @@ describe("the insecure listener in redirect mode (the default)", () => {
     assert.ok(!JSON.stringify(gw.logs.lines).includes(auth.slice(6)), "the Authorization value reached the log");
   });
 
+  // Issue #15: the name was matched only as "portcullis_session=", so these went unaudited (and the
+  // session they named was not revoked).
+  for (const cookie of ["portcullis_session =abc", "theme=dark;portcullis_session  =  abc", "portcullis_session=abc; portcullis_session=abc", "portcullis_session=junk; portcullis_session =abc"]) {
+    it(`audits the session cookie in ${JSON.stringify(cookie)} as credential.exposed`, async () => {
+      const before = exposures(gw).length;
+      const res = await gw.http("/page", { headers: { host: "example.test", cookie } });
+      assert.equal(res.status, 308);
+      assert.equal(exposures(gw).length, before + 1);
+      assert.equal(exposures(gw).at(-1)!.carried, "session-cookie");
+    });
+  }
+
   it("does not audit a plaintext request that carries no credential, nor another cookie with a similar name", async () => {
     const before = exposures(gw).length;
     await gw.http("/page", { headers: { host: "example.test" } });
