@@ -18,6 +18,8 @@ export interface RequestScope {
   path: string;
   /** `path` with Tomcat `;parameters` dropped, when that differs (see pipeline/path.ts). */
   paramFreePath?: string;
+  /** Every other reading of the forwarded path an upstream may take; rules hold for each (see pipeline/path.ts). */
+  otherReadings?: string[];
   /** The path to forward: dot segments and repeated slashes removed, encoding kept. */
   forwardPath: string;
   /** The query string including its "?", or "". */

@@ -69,8 +69,16 @@ describe("normaliseTarget", () => {
     assert.deepEqual(normaliseTarget("/a%20b"), { path: "/a b", forwardPath: "/a%20b", query: "" });
   });
 
-  it("does not decode twice", () => {
-    assert.deepEqual(normaliseTarget("/%252e%252e/admin"), { path: "/%2e%2e/admin", forwardPath: "/%252e%252e/admin", query: "" });
+  it("refuses a double-encoded escape with 400, since an upstream that decodes twice would read another path", () => {
+    // Decoded once, "/%252e%252e/admin" is "/%2e%2e/admin" to the rules but "/../admin" to such an upstream.
+    for (const target of ["/%252e%252e/admin", "/public/%252e%252e/admin/x", "/%252fadmin/x", "/%252Finternal/x", "/a%255cb", "/%2561dmin/x", "/%2541DMIN/x", "/%25%32%66admin", "/%2525252f"]) {
+      assertBadPath(target);
+    }
+  });
+
+  it("keeps an encoded percent sign that no second decoding could turn into an escape", () => {
+    assert.deepEqual(normaliseTarget("/100%25"), { path: "/100%", forwardPath: "/100%25", query: "" });
+    assert.deepEqual(normaliseTarget("/a%25zz/b"), { path: "/a%zz/b", forwardPath: "/a%25zz/b", query: "" });
   });
 
   it("refuses dot segments formed by an encoded slash (/public/..%2Fadmin/x, /admin%2F..%2Fpublic/x) with 400", () => {
@@ -78,7 +86,40 @@ describe("normaliseTarget", () => {
       assert.throws(() => normaliseTarget(target), (err: unknown) => err instanceof GatewayError && err.code === "ERR_BAD_PATH" && err.status === 400, target);
     }
     // An encoded slash without dot segments is decoded for matching and kept encoded for the upstream.
-    assert.deepEqual(normaliseTarget("/admin%2Fx"), { path: "/admin/x", forwardPath: "/admin%2Fx", query: "" });
+    assert.deepEqual(normaliseTarget("/admin%2Fx"), { path: "/admin/x", forwardPath: "/admin%2Fx", query: "", otherReadings: ["/admin%2Fx"] });
+  });
+
+  it("refuses an encoded slash that makes an empty segment (/%2fadmin/x, /%2Finternal/x, /%2F%2Finternal/x) with 400", () => {
+    // Decoded, these are "//admin/x": nginx merges the slashes and serves /admin/x, Express and Go
+    // keep them; the rules saw neither "/admin/x" nor anything the upstream would serve (issue #15).
+    for (const target of ["/%2fadmin/x", "/%2Fadmin/x", "/%2Finternal/x", "/%2F%2Finternal/x", "/%2f%2Finternal/x", "/admin%2F", "/a%2F%2Fb", "/public/%2F/admin", "/x/../%2Fadmin/x"]) {
+      assertBadPath(target);
+    }
+  });
+
+  it("splits a segment at an encoded slash in either case and forwards the slash as it was sent", () => {
+    assert.deepEqual(normaliseTarget("/admin%2fx/y"), { path: "/admin/x/y", forwardPath: "/admin%2fx/y", query: "", otherReadings: ["/admin%2Fx/y"] });
+    assert.deepEqual(normaliseTarget("/a%2Fb%2fc"), { path: "/a/b/c", forwardPath: "/a%2Fb%2fc", query: "", otherReadings: ["/a%2Fb%2Fc"] });
+  });
+
+  it("gives the reading of upstreams that keep an encoded slash inside a segment (/data/projects/a%2Fb is one project)", () => {
+    const target = normaliseTarget("/data/projects/a%2Fb");
+    assert.equal(target.path, "/data/projects/a/b");
+    assert.deepEqual(target.otherReadings, ["/data/projects/a%2Fb"]);
+    assert.equal(target.paramFreePath, undefined);
+  });
+
+  it("decodes before it resolves dot segments, so a dot-dot after an encoded slash removes one name", () => {
+    // Decoded first, "/a%2Fb/../c" is "/a/b/../c", which is "/a/c" (nginx and Python serve that).
+    assert.deepEqual(normaliseTarget("/a%2Fb/../c"), { path: "/a/c", forwardPath: "/a/c", query: "" });
+    assert.deepEqual(normaliseTarget("/a%2Fb/%2E%2E/%2e%2E/c"), { path: "/c", forwardPath: "/c", query: "" });
+    assert.deepEqual(normaliseTarget("/a%2Fb/."), { path: "/a/b/", forwardPath: "/a%2Fb/", query: "", otherReadings: ["/a%2Fb/"] });
+  });
+
+  it("resolves /x/%2e%2e/admin to /admin in any case of the escape", () => {
+    for (const target of ["/x/%2e%2e/admin", "/x/%2E%2E/admin", "/x/%2e./admin", "/x/.%2E/admin"]) {
+      assert.deepEqual(normaliseTarget(target), { path: "/admin", forwardPath: "/admin", query: "" }, target);
+    }
   });
 
   it("keeps a trailing slash", () => {
@@ -150,5 +191,33 @@ describe("normaliseTarget", () => {
     assert.equal(target.paramFreePath, "/admin/secret");
     assert.equal(target.forwardPath, "/admin;x=y/secret");
     assert.equal(normaliseTarget("/plain/path").paramFreePath, undefined);
+    assert.deepEqual(target.otherReadings, ["/admin/secret"]);
+  });
+
+  it("merges the empty segment that dropping a parameter leaves, as Tomcat does (/;x/admin/y is /admin/y)", () => {
+    for (const [sent, tomcat] of [["/;x/admin/y", "/admin/y"], ["/;/admin/y", "/admin/y"], ["/;x=1/;y/internal/z", "/internal/z"], ["/admin/;x", "/admin/"]]) {
+      const target = normaliseTarget(sent!);
+      assert.equal(target.path, sent, sent);
+      assert.equal(target.forwardPath, sent, sent);
+      assert.equal(target.paramFreePath, tomcat, sent);
+    }
+  });
+
+  it("drops a parameter up to the next real slash, encoded slashes included, as Tomcat does", () => {
+    // Tomcat drops ";x%2Fadmin" before it decodes: "/secret;x%2Fpublic/f" is "/secret/f" to it.
+    const target = normaliseTarget("/secret;x%2Fpublic/f");
+    assert.equal(target.path, "/secret;x/public/f");
+    assert.equal(target.paramFreePath, "/secret/f");
+    assert.deepEqual([...(target.otherReadings ?? [])].sort(), ["/secret/f", "/secret;x%2Fpublic/f"]);
+  });
+
+  it("reads an encoded semicolon as part of the name, as Tomcat does", () => {
+    assert.deepEqual(normaliseTarget("/admin%3Bx/y"), { path: "/admin;x/y", forwardPath: "/admin%3Bx/y", query: "" });
+  });
+
+  it("refuses a dot segment with a parameter however it is spelt (..;, %2e%2e;, .;x, .%3B, a%2F..;x)", () => {
+    for (const target of ["/public/..;/admin/x", "/public/%2e%2e;/admin", "/public/%2E.;x=1/admin", "/public/.;x/admin", "/public/.%3B/admin", "/public/..%3bx/admin", "/public/a%2F..;x/admin"]) {
+      assertBadPath(target);
+    }
   });
 });
