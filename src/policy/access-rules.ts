@@ -1,8 +1,9 @@
 /**
  * Access rules (SPEC §8.1): an ordered list, first match wins, `access.defaultPolicy` otherwise.
  * A rule matches on paths (Ant patterns on the decoded, normalised path), methods, networks and
- * ipRegex; `groups`/`users` then say who may pass. A path with Tomcat parameters is judged under
- * both of its readings and the stricter policy applies.
+ * ipRegex; `groups`/`users` then say who may pass. A path that upstreams may read in more than one
+ * way (Tomcat's `;parameters`, an encoded slash kept in a segment; see pipeline/path.ts) is judged
+ * under each reading, and a request passes only what every reading lets through.
  */
 import net from "node:net";
 import picomatch from "picomatch";
@@ -12,25 +13,39 @@ import type { Principal } from "../sessions/session-service.js";
 
 export type Policy = "bypass" | "authenticated" | "admin" | "deny";
 
+/** A rule's `users`/`groups`: the principal must be one of the users or hold one of the roles/groups. */
+export interface Who {
+  users: readonly string[];
+  groups: readonly string[];
+}
+
 export interface Decision {
   policy: Policy;
-  /** When set, the principal must be one of these users or hold one of these roles/groups. */
-  who?: { users: readonly string[]; groups: readonly string[] };
+  /** When set, the principal must pass each of these (more than one when readings of the path differ). */
+  who?: readonly Who[];
+  /** The rule that decided: the strictest reading's, the first reading's among equals. */
   rule: number | "default";
 }
 
 const STRICTNESS: Record<Policy, number> = { bypass: 0, authenticated: 1, admin: 2, deny: 3 };
 
 export interface AccessRules {
-  decide(path: string, paramFreePath: string | undefined, method: string, ip: string): Decision;
+  /**
+   * @param path the decoded, normalised path (`NormalisedTarget.path`)
+   * @param otherReadings the other readings of it an upstream may take (`NormalisedTarget.otherReadings`,
+   *   or a lone `paramFreePath`)
+   */
+  decide(path: string, otherReadings: string | readonly string[] | undefined, method: string, ip: string): Decision;
 }
 
 export function compileRules(access: Config["access"]): AccessRules {
   const rules = access.rules.map((rule, index) => {
-    const paths = picomatch([...rule.paths], { dot: true });
+    // nocase for upstreams whose paths ignore case (IIS, a Windows or macOS file system): there
+    // "/ADMIN/x" is "/admin/x", and must meet its rule (SPEC §3 access.caseInsensitivePaths).
+    const paths = picomatch([...rule.paths], { dot: true, nocase: access.caseInsensitivePaths });
     const networks = rule.networks.length > 0 ? trustedProxies(rule.networks) : null;
     const ipRegex = rule.ipRegex ? new RegExp(rule.ipRegex) : null;
-    const who = rule.users.length > 0 || rule.groups.length > 0 ? { users: rule.users, groups: rule.groups } : undefined;
+    const who: Who | undefined = rule.users.length > 0 || rule.groups.length > 0 ? { users: rule.users, groups: rule.groups } : undefined;
     return {
       index,
       policy: rule.policy as Policy,
@@ -46,21 +61,32 @@ export function compileRules(access: Config["access"]): AccessRules {
     };
   });
   const one = (path: string, method: string, ip: string): Decision => {
-    for (const r of rules) if (r.matches(path, method, ip)) return { policy: r.policy, who: r.who, rule: r.index };
+    for (const r of rules) {
+      if (!r.matches(path, method, ip)) continue;
+      return r.who ? { policy: r.policy, who: [r.who], rule: r.index } : { policy: r.policy, rule: r.index };
+    }
     return { policy: access.defaultPolicy as Policy, rule: "default" };
   };
   return {
-    decide(path, paramFreePath, method, ip) {
+    decide(path, otherReadings, method, ip) {
       const first = one(path, method, ip);
-      if (paramFreePath === undefined) return first;
-      const second = one(paramFreePath, method, ip);
-      return STRICTNESS[second.policy] > STRICTNESS[first.policy] ? second : first;
+      if (otherReadings === undefined) return first;
+      const decisions = [first, ...(typeof otherReadings === "string" ? [otherReadings] : otherReadings).map((p) => one(p, method, ip))];
+      let strictest = first;
+      for (const d of decisions) if (STRICTNESS[d.policy] > STRICTNESS[strictest.policy]) strictest = d;
+      if (strictest.policy === "bypass" || strictest.policy === "deny") return strictest;
+      // Each reading's users/groups condition must hold too: "/legacy;x/data" is "/legacy/data" to
+      // Tomcat, and its groups rule applies even where the literal reading met a rule without one.
+      // A bypass reading asks nothing of the principal, so its condition (ignored for bypass) is not carried.
+      const who = new Set<Who>();
+      for (const d of decisions) if (d.policy !== "bypass") for (const w of d.who ?? []) who.add(w);
+      return who.size > 0 ? { ...strictest, who: [...who] } : strictest;
     },
   };
 }
 
-/** Whether a principal passes a rule's `users`/`groups` condition. */
+/** Whether a principal passes every `users`/`groups` condition of a decision. */
 export function allowedBy(who: Decision["who"], principal: Principal): boolean {
   if (!who) return true;
-  return who.users.includes(principal.user) || principal.roles.some((r) => who.groups.includes(r));
+  return who.every((w) => w.users.includes(principal.user) || principal.roles.some((r) => w.groups.includes(r)));
 }
