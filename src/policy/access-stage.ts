@@ -36,8 +36,15 @@ export function loginUrl(prefix: string, scope: RequestScope, expiredAt?: number
   return `${prefix}/login?${params}`;
 }
 
+const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="portcullis", charset="UTF-8"' };
+
+/**
+ * 401. The Basic challenge is for scripts: a request carrying `Sec-Fetch-Mode` comes from a browser
+ * (a fetch, an image, a frame), which would answer the challenge with its native password dialog —
+ * a prompt a page on another site can raise, and one whose answer the browser then replays (SPEC §6.5).
+ */
 function challenge(req: http.IncomingMessage, x: Exchange): "done" {
-  sendError(req, x.res, x.scope, unauthenticated(), { "www-authenticate": 'Basic realm="portcullis", charset="UTF-8"' });
+  sendError(req, x.res, x.scope, unauthenticated(), req.headers["sec-fetch-mode"] === undefined ? BASIC_CHALLENGE : undefined);
   return "done";
 }
 

@@ -2,7 +2,8 @@
  * CSRF (SPEC §6.5): a state-changing request authenticated by the session cookie must come from the
  * gateway's own origin — Fetch Metadata (`Sec-Fetch-Site: same-origin|none`) or, without it, a
  * matching `Origin`. The gateway's own routes also need the session's CSRF token. Requests
- * authenticated by `Authorization` are exempt: a browser never adds that header by itself.
+ * authenticated by `Authorization` are exempt unless a browser marks them as sent from another site:
+ * a browser replays Basic credentials it has cached, as ambiently as a cookie.
  */
 import { timingSafeEqual } from "node:crypto";
 import type http from "node:http";
@@ -43,6 +44,29 @@ export function isSameOrigin(req: http.IncomingMessage, scope: RequestScope): bo
   return true;
 }
 
+/**
+ * A browser says it sent the request from another site (W3C Fetch Metadata): `cross-site`, or
+ * `same-site` (a sibling subdomain, which may be someone else's). Scripts send no such header.
+ */
+export function sentFromAnotherSite(req: http.IncomingMessage): boolean {
+  const site = req.headers["sec-fetch-site"];
+  return site === "cross-site" || site === "same-site";
+}
+
+/**
+ * Whether a request whose credential a browser could have added by itself is refused as cross-site.
+ * Session cookies are judged by `isSameOrigin` (Origin too, for browsers without Fetch Metadata);
+ * Basic credentials only by Fetch Metadata, so scripts that send an Origin of their own keep working.
+ * Requests without a credential (anonymous, or the guest) are not judged: they carry no authority a
+ * page elsewhere could borrow, and refusing them would break cross-site form posts an application
+ * expects on its public paths (SAML and OpenID Connect `form_post` answers).
+ */
+function refusedAsCrossSite(req: http.IncomingMessage, scope: RequestScope): boolean {
+  if (scope.authVia === "session") return !isSameOrigin(req, scope);
+  if (scope.authVia === "basic") return sentFromAnotherSite(req);
+  return false;
+}
+
 export function tokenMatches(expected: string, given: string | undefined): boolean {
   if (given === undefined) return false;
   const a = Buffer.from(expected);
@@ -54,9 +78,9 @@ export function csrfStage(deps: { site: () => Site }): Stage {
   return {
     name: "csrf",
     run({ req, scope }) {
-      if (scope.authVia !== "session" || SAFE.has(req.method ?? "GET")) return;
+      if (scope.authVia === undefined || SAFE.has(req.method ?? "GET")) return;
       if (!deps.site().enableCsrfToken) return;
-      if (isSameOrigin(req, scope)) return;
+      if (!refusedAsCrossSite(req, scope)) return;
       scope.route = "csrf:refused";
       throw csrfRefused("origin");
     },
@@ -64,14 +88,15 @@ export function csrfStage(deps: { site: () => Site }): Stage {
 }
 
 /**
- * Cross-site WebSocket hijacking: browsers send cookies with cross-site WebSocket handshakes and no
- * preflight, so a session-authenticated upgrade must come from our own origin.
+ * Cross-site WebSocket hijacking: browsers send cookies and cached Basic credentials with cross-site
+ * WebSocket handshakes and no preflight, so an upgrade they authenticate must come from our own site.
  */
 export function websocketOriginStage(): Stage {
   return {
     name: "websocketOrigin",
     run({ req, scope }) {
-      if (scope.authVia !== "session" || isSameOrigin(req, scope)) return;
+      if (!refusedAsCrossSite(req, scope)) return;
+      scope.route = "csrf:refused";
       throw csrfRefused("websocket");
     },
   };

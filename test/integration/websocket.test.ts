@@ -291,6 +291,75 @@ describe("WebSockets through the secure listener", { timeout: 30_000 }, () => {
   });
 });
 
+// Issue #15 (SPEC §6.5): browsers send cached Basic credentials with a cross-site handshake.
+describe("WebSockets authenticated by Basic credentials", { timeout: 30_000 }, () => {
+  let upstream: TestUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    upstream = await startTestUpstream();
+    gw = await startTestGateway({ upstream: { url: upstream.url }, access: { defaultPolicy: "authenticated" }, limits: { shutdownGrace: "1 second" } });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  const basicAdmin = `Basic ${Buffer.from("admin:admin-password-1").toString("base64")}`;
+
+  for (const site of ["cross-site", "same-site"]) {
+    it(`are refused with 403 when a browser marks the handshake Sec-Fetch-Site: ${site}, and audited`, async () => {
+      const before = upstream.received.length;
+      const from = gw.logs.lines.length;
+      const ws = await rawWebSocket(gw, "/ws/feed", { headers: { Authorization: basicAdmin, "Sec-Fetch-Site": site, "Sec-Fetch-Mode": "websocket", Origin: "https://evil.example" } });
+      try {
+        assert.equal(ws.status, 403, ws.head);
+        assert.equal(upstream.received.length, before);
+        const refused = gw.logs.lines.slice(from).filter((l) => l.audit === true && l.event === "csrf.refused");
+        assert.equal(refused.length, 1);
+        assert.equal(refused[0]!.reason, "websocket");
+      } finally {
+        ws.close();
+      }
+    });
+  }
+
+  const passed: Record<string, string>[] = [{ "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "websocket" }, { "Sec-Fetch-Site": "none" }, {}, { Origin: "https://tool.example" }];
+  for (const headers of passed) {
+    it(`are passed on with ${JSON.stringify(headers)} (same origin, or a script)`, async () => {
+      const ws = await rawWebSocket(gw, "/ws/feed", { headers: { Authorization: basicAdmin, ...headers } });
+      try {
+        assert.equal(ws.status, 101, ws.head);
+        assert.equal(lastUpgrade(upstream).headers["x-remote-user"], "admin");
+      } finally {
+        ws.close();
+      }
+    });
+  }
+
+  it("lose their method-override headers before reaching the upstream", async () => {
+    const ws = await rawWebSocket(gw, "/ws/override", { headers: { Authorization: basicAdmin, "X-HTTP-Method-Override": "DELETE", "X-HTTP-Method": "PUT", "X-Method-Override": "PATCH" } });
+    try {
+      assert.equal(ws.status, 101, ws.head);
+      const h = lastUpgrade(upstream).headers;
+      assert.equal(h["x-http-method-override"], undefined);
+      assert.equal(h["x-http-method"], undefined);
+      assert.equal(h["x-method-override"], undefined);
+    } finally {
+      ws.close();
+    }
+  });
+
+  it("get 401 without a Basic challenge when a browser sends them without credentials", async () => {
+    const ws = await rawWebSocket(gw, "/data/ws", { headers: { "Sec-Fetch-Mode": "websocket", "User-Agent": "Mozilla/5.0" } });
+    try {
+      assert.equal(ws.status, 401, ws.head);
+      assert.doesNotMatch(ws.head, /^www-authenticate:/im);
+    } finally {
+      ws.close();
+    }
+  });
+});
+
 describe("WebSockets on the plaintext listener", { timeout: 30_000 }, () => {
   let upstream: TestUpstream;
   let gw: TestGateway;

@@ -139,6 +139,16 @@ describe("stripClientClaims", () => {
     assert.deepEqual(sent(headers), { host: "h" });
   });
 
+  // Issue #15: an upstream framework honouring these ran a request as another method than the one
+  // CSRF and the access rules judged (a cross-site GET as a DELETE).
+  it("removes every method-override header, whatever its value", () => {
+    for (const value of ["DELETE", "PUT", "patch", "GET", "", "DELETE, PUT"]) {
+      const headers: http.IncomingHttpHeaders = { "x-http-method-override": value, "x-http-method": value, "x-method-override": value, host: "h", accept: "*/*" };
+      stripClientClaims(headers, []);
+      assert.deepEqual(sent(headers), { host: "h", accept: "*/*" }, JSON.stringify(value));
+    }
+  });
+
   it("leaves identity-like headers that were not named alone", () => {
     const headers: http.IncomingHttpHeaders = { "x-remote-user": "admin", "x-custom-user": "bob" };
     stripClientClaims(headers, ["x-custom-user"]);
@@ -155,6 +165,12 @@ describe("stripClient", () => {
 
   it("keeps the handshake headers of an upgrade", () => {
     const headers: http.IncomingHttpHeaders = { connection: "Upgrade", upgrade: "websocket", "x-real-ip": "1.1.1.1", host: "h" };
+    stripClient(headers, [], true);
+    assert.deepEqual(sent(headers), { connection: "Upgrade", upgrade: "websocket", host: "h" });
+  });
+
+  it("removes method-override headers from upgrades too", () => {
+    const headers: http.IncomingHttpHeaders = { connection: "Upgrade", upgrade: "websocket", "x-http-method-override": "DELETE", "x-http-method": "PUT", "x-method-override": "PATCH", host: "h" };
     stripClient(headers, [], true);
     assert.deepEqual(sent(headers), { connection: "Upgrade", upgrade: "websocket", host: "h" });
   });

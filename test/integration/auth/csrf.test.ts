@@ -1,7 +1,8 @@
 /**
  * CSRF (SPEC §6.5): cookie-authenticated state changes must be same-origin — proxied application
  * requests included — and the gateway's own routes also need the session's CSRF token. Basic
- * credentials are exempt; enableCsrfToken false turns it all off.
+ * credentials are exempt unless a browser marks the request cross-site; enableCsrfToken false turns it
+ * all off.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -120,13 +121,28 @@ describe("CSRF protection", () => {
     assert.equal((await gw.https("/data/x", { headers: { ...API, cookie: bob.cookie } })).status, 200, "bob's session ended without a token");
   });
 
-  it("exempts Basic-authenticated POSTs, whatever their origin", async () => {
+  it("exempts Basic-authenticated POSTs from scripts (no Fetch Metadata), whatever Origin they name", async () => {
+    const res = await gw.https("/data/upload", {
+      method: "POST",
+      headers: { ...FORM, authorization: basic("bob", "bob-password-1"), origin: "https://evil.example" },
+      body: "a=1",
+    });
+    assert.equal(res.status, 200);
+  });
+
+  // Issue #15: a browser replays cached Basic credentials, so Fetch Metadata saying another site sent
+  // the request is enough to refuse it (more cases in basic-browser.test.ts).
+  it("refuses a Basic-authenticated POST that a browser marks Sec-Fetch-Site: cross-site, and audits it", async () => {
+    const before = upstream.received.length;
+    const from = gw.logs.lines.length;
     const res = await gw.https("/data/upload", {
       method: "POST",
       headers: { ...FORM, authorization: basic("bob", "bob-password-1"), origin: "https://evil.example", "sec-fetch-site": "cross-site" },
       body: "a=1",
     });
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 403);
+    assert.equal(upstream.received.length, before);
+    assert.equal(audits(gw, "csrf.refused", from).length, 1);
   });
 });
 

@@ -81,7 +81,9 @@ describe("unauthenticated requests", () => {
     it(`answers a browser sending ${what} on a data path with 401`, async () => {
       const res = await gw.https("/data/experiments", { headers });
       assert.equal(res.status, 401);
-      assert.match(String(res.headers["www-authenticate"]), /^Basic realm="portcullis"/);
+      // SPEC §6.5: a request carrying Sec-Fetch-Mode gets no Basic challenge (no native password dialog).
+      if ("sec-fetch-mode" in headers) assert.equal(res.headers["www-authenticate"], undefined);
+      else assert.match(String(res.headers["www-authenticate"]), /^Basic realm="portcullis"/);
     });
   }
 
