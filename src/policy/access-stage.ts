@@ -53,7 +53,7 @@ export function accessStage(deps: AccessDeps): Stage {
     name: "access",
     run(x) {
       const { req, res, scope } = x;
-      const decision = deps.rules.decide(scope.path, scope.paramFreePath, req.method ?? "GET", scope.clientIp);
+      const decision = deps.rules.decide(scope.path, scope.otherReadings, req.method ?? "GET", scope.clientIp);
       scope.route = "proxy";
       if (decision.policy === "deny") {
         sendError(req, res, scope, forbidden());
