@@ -16,6 +16,7 @@ import { accessLogFor, audit, createLogger, type AccessLog, type Logger } from "
 import { startListeners, type Listeners } from "./listeners/listeners.js";
 import { handleExposure, routerPolicy, type RouterPolicyDeps } from "./listeners/router-policy.js";
 import { gatewayRoutes } from "./admin/gateway-routes.js";
+import { gatewayPathsNotProxied } from "./admin/gateway-paths.js";
 import { healthRoute } from "./admin/health.js";
 import { resolveClientAddress, trustedProxies } from "./pipeline/client-ip.js";
 import { normaliseTarget } from "./pipeline/path.js";
@@ -151,6 +152,7 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
       true,
       securePort,
     ),
+    gatewayPathsNotProxied(prefix, config.access.caseInsensitivePaths),
     accessStage({ rules: compileRules(config.access), site: parts.site, prefix, guest: parts.guest }),
     identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
@@ -184,6 +186,8 @@ export function buildUpgradeStages(config: Config, parts: Parts, requestStages: 
         return done instanceof Promise ? done.then(answer) : answer();
       },
     },
+    // Before credentials: an upgrade to the gateway's own paths is answered 404 whoever sends it.
+    gatewayPathsNotProxied(config.paths.prefix, config.access.caseInsensitivePaths),
     stripClientHeaders(identityHeaderNames(config), true),
     credentials,
     websocketOriginStage(),

@@ -291,6 +291,52 @@ describe("the gateway's own routes on both listeners", () => {
   }
 });
 
+// Issue #15: the gateway's paths are never proxied, however an upstream would read the path.
+describe("paths that an upstream reads as under the gateway's prefix", () => {
+  let upstream: TestUpstream;
+  before(async () => {
+    upstream = await startTestUpstream();
+  });
+  after(() => upstream.close());
+
+  it("are answered 404 and never proxied: Tomcat path parameters on the prefix segment", async () => {
+    const gw = await startTestGateway({ upstream: { url: upstream.url } });
+    try {
+      for (const path of ["/gateway;jsessionid=1/xapi/siteConfig", "/gateway;x/login", "/gateway;"]) {
+        const res = await gw.https(path, { headers: { accept: "application/json" } });
+        assert.equal(res.status, 404, path);
+        assert.equal(res.json<{ error: string }>().error, "ERR_NOT_FOUND");
+      }
+      assert.equal(upstream.received.length, 0);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("are answered 404 in another letter case when access.caseInsensitivePaths is on, and proxied when it is off", async () => {
+    const insensitive = await startTestGateway({ upstream: { url: upstream.url }, access: { defaultPolicy: "bypass", caseInsensitivePaths: true } });
+    const sensitive = await startTestGateway({ upstream: { url: upstream.url } });
+    try {
+      const before = upstream.received.length;
+      for (const path of ["/GATEWAY/xapi/siteConfig", "/Gateway/login", "/gateWay"]) assert.equal((await insensitive.https(path)).status, 404, path);
+      assert.equal(upstream.received.length, before);
+      assert.equal((await sensitive.https("/GATEWAY/xapi/siteConfig")).status, 200);
+    } finally {
+      await insensitive.close();
+      await sensitive.close();
+    }
+  });
+
+  it("do not include paths that only start like the prefix", async () => {
+    const gw = await startTestGateway({ upstream: { url: upstream.url } });
+    try {
+      for (const path of ["/gatewayx/a", "/gateway-old/a", "/app/gateway/a"]) assert.equal((await gw.https(path)).status, 200, path);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe("the ports the gateway reports", () => {
   it("are the ports its listeners are bound to", async () => {
     const upstream = await startTestUpstream();

@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { Agent, WebSocket } from "undici";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { startTestUpstream, type Received, type TestUpstream } from "../helpers/upstream.js";
+import { login } from "../helpers/auth.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -287,6 +288,84 @@ describe("WebSockets through the secure listener", { timeout: 30_000 }, () => {
       upgraded.forEach((u) => u.destroy());
       own.closeAllConnections();
       await new Promise<void>((r) => own.close(() => r()));
+    }
+  });
+});
+
+// Issue #15: an upgrade under paths.prefix was passed to the upstream, as the signed-in user.
+describe("WebSockets to the gateway's own paths", { timeout: 30_000 }, () => {
+  let upstream: TestUpstream;
+  let gw: TestGateway;
+  let insensitive: TestGateway;
+  let session: string;
+  before(async () => {
+    upstream = await startTestUpstream();
+    gw = await startTestGateway({ upstream: { url: upstream.url }, router: { insecure: "allow" }, limits: { shutdownGrace: "1 second" } });
+    // Unlocked, so usable on the plaintext port in allow mode.
+    session = (await login(gw, "admin", "admin-password-1")).cookie;
+    insensitive = await startTestGateway({ upstream: { url: upstream.url }, access: { defaultPolicy: "bypass", caseInsensitivePaths: true }, limits: { shutdownGrace: "1 second" } });
+  });
+  after(async () => {
+    await insensitive.close();
+    await gw.close();
+    await upstream.close();
+  });
+
+  const basicAdmin = `Basic ${Buffer.from("admin:admin-password-1").toString("base64")}`;
+  const paths = [
+    "/gateway/xapi/siteConfig",
+    "/gateway",
+    "/gateway/",
+    "/gateway/login",
+    "/gateway/healthz",
+    "/gateway/no-such-route",
+    "/gateway/admin/sessions?user=admin",
+    "/gateway//xapi/siteConfig",
+    "/app/../gateway/xapi/siteConfig",
+    "/%67ateway/xapi/siteConfig",
+    "/gateway;jsessionid=1/xapi/siteConfig",
+  ];
+  for (const path of paths) {
+    for (const plaintext of [false, true]) {
+      it(`answer an upgrade to ${path} ${plaintext ? "on the plaintext port (allow mode)" : "over TLS"} with 404, signed in or not, and never proxy it`, async () => {
+        // Basic credentials are refused in plaintext before any path is looked at (exposure, SPEC §5).
+        const credentials = plaintext ? [{ Cookie: session }] : [{ Cookie: session }, { Authorization: basicAdmin }];
+        for (const headers of [{}, ...credentials]) {
+          const before = upstream.received.length;
+          const ws = await rawWebSocket(gw, path, { headers, plaintext });
+          try {
+            assert.equal(ws.status, 404, ws.head);
+            assert.equal(upstream.received.length, before);
+          } finally {
+            ws.close();
+          }
+        }
+      });
+    }
+  }
+
+  it("answer an upgrade to the prefix in another letter case with 404 where paths are case-insensitive", async () => {
+    for (const path of ["/GATEWAY/xapi/siteConfig", "/Gateway/login"]) {
+      const before = upstream.received.length;
+      const ws = await rawWebSocket(insensitive, path, { headers: { Authorization: basicAdmin } });
+      try {
+        assert.equal(ws.status, 404, ws.head);
+        assert.equal(upstream.received.length, before);
+      } finally {
+        ws.close();
+      }
+    }
+  });
+
+  it("still pass on upgrades to paths that only start like the prefix", async () => {
+    for (const path of ["/gatewayx/ws", "/app/gateway/ws", "/gate/ws"]) {
+      const ws = await rawWebSocket(gw, path);
+      try {
+        assert.equal(ws.status, 101, `${path}: ${ws.head}`);
+        assert.equal(lastUpgrade(upstream).url, path);
+      } finally {
+        ws.close();
+      }
     }
   });
 });
