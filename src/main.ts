@@ -151,6 +151,7 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
       ],
       true,
       securePort,
+      config.publicUrl,
     ),
     gatewayPathsNotProxied(prefix, config.access.caseInsensitivePaths),
     accessStage({ rules: compileRules(config.access), site: parts.site, prefix, guest: parts.guest }),
@@ -268,6 +269,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     policy: () => currentPolicy(config, siteNow()),
     securePort: () => listeners!.port("secure"),
     sessionCookieName: config.session.cookieName,
+    publicUrl: config.publicUrl,
     // The secret crossed the network in the clear: every session the request names ends now (SPEC §5),
     // a cookie sent twice or behind a tossed one included.
     async revokeExposed(req, log) {

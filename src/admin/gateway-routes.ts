@@ -44,8 +44,9 @@ function compile(prefix: string, route: GatewayRoute): Compiled {
  * @param answerUnknown when true, unknown paths under the prefix get 404; when false they pass on
  *   (used for the routes that must answer before the router policy, such as health)
  * @param securePort the TLS port, for `tlsOnly` redirects
+ * @param publicUrl when set, where `tlsOnly` redirects point instead of the request's Host (SPEC §5)
  */
-export function gatewayRoutes(name: string, prefix: string, routes: readonly GatewayRoute[], answerUnknown = true, securePort?: () => number): Stage {
+export function gatewayRoutes(name: string, prefix: string, routes: readonly GatewayRoute[], answerUnknown = true, securePort?: () => number, publicUrl?: string): Stage {
   const compiled = routes.map((r) => compile(prefix, r));
   const under = `${prefix}/`;
   return {
@@ -68,9 +69,13 @@ export function gatewayRoutes(name: string, prefix: string, routes: readonly Gat
         if (!c.methods.includes(method)) continue;
         x.scope.route = `gateway:${c.route.name}`;
         if (c.route.tlsOnly && x.scope.listener === "insecure" && securePort) {
-          const target = tlsUrl(x.req, securePort(), x.scope.forwardPath + x.scope.query);
+          // Only a GET or HEAD is sent on to the same URL: a 308 would have the browser send a form's
+          // body (a password) again, to wherever the Host header said. Anything else gets a 303 to the
+          // login page over TLS, a GET without a body.
+          const same = method === "GET";
+          const target = tlsUrl(x.req, securePort(), same ? x.scope.forwardPath + x.scope.query : `${prefix}/login`, publicUrl);
           if (target === null) sendText(x.res, 400, "The Host header is not a valid host name.");
-          else redirect(x.res, 308, target);
+          else redirect(x.res, same ? 308 : 303, target);
           return "done";
         }
         return c.route.handler(x, params) ?? "done";

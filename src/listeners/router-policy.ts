@@ -17,6 +17,8 @@ export interface RouterPolicyDeps {
   /** The port the secure listener is bound to. */
   securePort(): number;
   sessionCookieName: string;
+  /** `publicUrl` (SPEC §3): when set, the only place redirects send a client to. */
+  publicUrl?: string;
   /** Revokes a credential that crossed the network in the clear; the login issue fills this in. */
   revokeExposed?(req: http.IncomingMessage, log: Logger): Promise<void> | void;
 }
@@ -31,7 +33,12 @@ export function requestedHost(req: http.IncomingMessage): string | null {
   return name;
 }
 
-export function tlsUrl(req: http.IncomingMessage, securePort: number, pathAndQuery: string): string | null {
+/**
+ * Where on the TLS listener `pathAndQuery` (already normalised) is: under `publicUrl` when it is set,
+ * whatever Host the client sent; otherwise on the requested host at the secure port.
+ */
+export function tlsUrl(req: http.IncomingMessage, securePort: number, pathAndQuery: string, publicUrl?: string): string | null {
+  if (publicUrl !== undefined) return `${publicUrl}${pathAndQuery}`;
   const host = requestedHost(req);
   if (host === null) return null;
   return `https://${host}${securePort === 443 ? "" : `:${securePort}`}${pathAndQuery}`;
@@ -72,7 +79,7 @@ export function routerPolicy(deps: RouterPolicyDeps): Stage {
       const { exposed, done } = handleExposure(deps, x, policy);
       if (policy === "allow" && !exposed) return;
       // The target we redirect to is the normalised one: a client's dot segments are not echoed back.
-      const target = tlsUrl(req, deps.securePort(), scope.forwardPath + scope.query);
+      const target = tlsUrl(req, deps.securePort(), scope.forwardPath + scope.query, deps.publicUrl);
       const finish = () => {
         if (target === null) {
           scope.route = "router:bad-host";

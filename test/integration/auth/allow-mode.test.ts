@@ -33,13 +33,13 @@ describe("router.insecure allow", () => {
     assert.equal(res.headers.location, `https://127.0.0.1:${gw.securePort}/gateway/login?returnTo=%2Fapp`);
   });
 
-  it("redirects POST /gateway/login on the plaintext port with 308 and creates no session", async () => {
+  it("answers POST /gateway/login on the plaintext port with 303 to the TLS login page (the password is not sent again) and creates no session", async () => {
     const res = await gw.http("/gateway/login", {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded", ...BROWSER },
       body: "username=bob&password=bob-password-1",
     });
-    assert.equal(res.status, 308);
+    assert.equal(res.status, 303);
     assert.equal(res.headers.location, `https://127.0.0.1:${gw.securePort}/gateway/login`);
     assert.equal(res.headers["set-cookie"], undefined);
   });
