@@ -102,7 +102,7 @@ describe("validate: defaults", () => {
   });
 
   it("has no access rules, authenticated by default, no profile, routes under /gateway, one worker, info logging", () => {
-    assert.deepEqual(config.access, { defaultPolicy: "authenticated", rules: [] });
+    assert.deepEqual(config.access, { defaultPolicy: "authenticated", caseInsensitivePaths: false, rules: [] });
     assert.equal(config.profile, undefined);
     assert.deepEqual(config.paths, { prefix: "/gateway" });
     assert.deepEqual(config.mail, { smtp: undefined, from: undefined, adminEmail: undefined });
