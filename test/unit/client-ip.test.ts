@@ -33,6 +33,11 @@ describe("trustedProxies", () => {
     assert.equal(none.contains("::1"), false);
   });
 
+  it("does not contain an IPv6 address only because it ends in a listed IPv4 address", () => {
+    assert.equal(trusted.contains("::abcd:10.1.2.3"), false);
+    assert.equal(trusted.contains("64:ff9b::10.1.2.3"), false);
+  });
+
   it("does not contain text that is not an address", () => {
     assert.equal(trusted.contains(""), false);
     assert.equal(trusted.contains("unknown"), false);
@@ -48,6 +53,10 @@ describe("unmapIpv4", () => {
     assert.equal(unmapIpv4("1.2.3.4"), "1.2.3.4");
     assert.equal(unmapIpv4("::1"), "::1");
     assert.equal(unmapIpv4("::ffff:abcd::1"), "::ffff:abcd::1");
+  });
+
+  it("leaves alone other IPv6 addresses that end in a dotted quad", () => {
+    for (const address of ["::abcd:10.0.0.1", "::fffe:10.0.0.1", "64:ff9b::10.0.0.1", "::10.0.0.1"]) assert.equal(unmapIpv4(address), address);
   });
 });
 
@@ -66,6 +75,15 @@ describe("resolveClientAddress", () => {
   it("uses the peer when a trusted proxy sends no X-Forwarded-For", () => {
     assert.deepEqual(resolveClientAddress("10.0.0.1", undefined, trusted), { clientIp: "10.0.0.1", forwardedFor: "10.0.0.1" });
     assert.deepEqual(resolveClientAddress("10.0.0.1", "", trusted), { clientIp: "10.0.0.1", forwardedFor: "10.0.0.1" });
+  });
+
+  it("gives an empty address and believes no header when the socket no longer knows its peer", () => {
+    assert.deepEqual(resolveClientAddress(undefined, "1.1.1.1", trusted), { clientIp: "", forwardedFor: "" });
+    assert.deepEqual(resolveClientAddress(undefined, undefined, trusted), { clientIp: "", forwardedFor: "" });
+  });
+
+  it("does not take a peer for a trusted proxy because its IPv6 address ends in a trusted IPv4 one", () => {
+    assert.deepEqual(resolveClientAddress("::abcd:10.0.0.1", "1.1.1.1", trusted), { clientIp: "::abcd:10.0.0.1", forwardedFor: "::abcd:10.0.0.1" });
   });
 
   it("believes the hop reported by a trusted peer", () => {
