@@ -84,6 +84,13 @@ describe("forwardedHeaders", () => {
     });
     assert.equal(x.req.url, "/a/b?q=1");
   });
+
+  it("writes no X-Forwarded-Host at all for a request without a Host", () => {
+    const x = exchange({});
+    forwardedHeaders((kind) => PORTS[kind]).run(x);
+    assert.equal("x-forwarded-host" in x.req.headers, false);
+    assert.equal(x.req.headers["x-forwarded-port"], "8443");
+  });
 });
 
 describe("the two steps in a pipeline", () => {
