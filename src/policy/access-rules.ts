@@ -7,6 +7,7 @@
  */
 import net from "node:net";
 import picomatch from "picomatch";
+import { compilePattern } from "../config/pattern.js";
 import type { Config } from "../config/schema.js";
 import { trustedProxies } from "../pipeline/client-ip.js";
 import type { Principal } from "../sessions/session-service.js";
@@ -44,7 +45,8 @@ export function compileRules(access: Config["access"]): AccessRules {
     // "/ADMIN/x" is "/admin/x", and must meet its rule (SPEC §3 access.caseInsensitivePaths).
     const paths = picomatch([...rule.paths], { dot: true, nocase: access.caseInsensitivePaths });
     const networks = rule.networks.length > 0 ? trustedProxies(rule.networks) : null;
-    const ipRegex = rule.ipRegex ? new RegExp(rule.ipRegex) : null;
+    // Anywhere in the address, as before; on RE2 when it compiles there (../config/pattern.ts).
+    const ipRegex = rule.ipRegex ? compilePattern(rule.ipRegex, { mode: "search", memo: true }) : null;
     const who: Who | undefined = rule.users.length > 0 || rule.groups.length > 0 ? { users: rule.users, groups: rule.groups } : undefined;
     return {
       index,

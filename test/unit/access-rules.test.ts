@@ -96,6 +96,18 @@ describe("compileRules", () => {
       assert.equal(m.decide("/mail/send", undefined, "POST", "10.0.3.4").policy, "bypass");
       assert.equal(m.decide("/mail/send", undefined, "POST", "10.1.3.4").policy, "deny");
     });
+
+    it("runs ipRegex on the linear-time engine, and a lookaround one under a budget, matching anywhere in the address", () => {
+      const nested = rules({ defaultPolicy: "deny", rules: [{ paths: ["/**"], ipRegex: "([0-9a-f:]+)+$", policy: "bypass" }] });
+      const hostile = "2001:db8:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa";
+      const before = process.cpuUsage();
+      assert.equal(nested.decide("/x", undefined, "GET", hostile).policy, "bypass");
+      const spent = process.cpuUsage(before);
+      assert.ok((spent.user + spent.system) / 1000 < 50);
+      const lookahead = rules({ defaultPolicy: "deny", rules: [{ paths: ["/**"], ipRegex: "(?!10\\.)^\\d+\\.", policy: "bypass" }] });
+      assert.equal(lookahead.decide("/x", undefined, "GET", "192.0.2.1").policy, "bypass");
+      assert.equal(lookahead.decide("/x", undefined, "GET", "10.0.0.1").policy, "deny");
+    });
   });
 
   describe("groups and users", () => {
