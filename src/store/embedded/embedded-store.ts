@@ -1,12 +1,17 @@
 /**
- * The embedded store: for one gateway process without Redis. State lives in memory and is written to
- * `<dataDir>/store.json` (atomically, by rename) shortly after each change and on close, so a restart
- * keeps accounts, sessions and locks. Operations are synchronous inside, hence atomic in one process.
+ * The embedded store: for one gateway process without Redis. State lives in memory and is written whole
+ * to `<dataDir>/store.json` (a temporary file, fsynced, renamed over it, then the directory fsynced), so
+ * a restart keeps accounts, sessions and locks. Operations are synchronous inside, hence atomic in one
+ * process. A change the gateway acts on for security (a password, an account's state, a session's end,
+ * a failed-login count or lock, a site-config override) is on disk before its call resolves: a
+ * `kill -9` or a power cut after the answer cannot bring the old state back. Changes that only record
+ * activity are written in a batch shortly after.
  */
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
+import fsp from "node:fs/promises";
 import path from "node:path";
-import { type CreateSessionResult, type FailureState, type SessionRecord, type Store, type Unsubscribe, USER_CHANGED } from "../store.js";
+import { type CreateSessionResult, type FailureState, type SessionRecord, type Store, StoreUnavailableError, type Unsubscribe, USER_CHANGED } from "../store.js";
 
 interface Snapshot {
   version: 1;
@@ -18,8 +23,26 @@ interface Snapshot {
 export interface EmbeddedStoreOptions {
   /** Directory to persist to; null keeps everything in memory (tests of the contract). */
   dataDir: string | null;
-  /** Delay before a change is written to disk. */
+  /** Delay before a batched change (activity only, see `later`) is written to disk. */
   flushDelayMs?: number;
+}
+
+/**
+ * A `store.json` that cannot be used. The gateway stops instead of starting with an empty store, which
+ * would silently forget every account, lock and password change (and re-create the first-run admin).
+ */
+export class StoreFileError extends Error {
+  readonly code = "ERR_STORE_FILE";
+  readonly file: string;
+
+  constructor(file: string, problem: string, cause?: unknown) {
+    super(
+      `the embedded store file ${file} ${problem}; restore it from a backup, or move it aside to start with an empty store (its accounts, sessions and locks are then lost)`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.name = "StoreFileError";
+    this.file = file;
+  }
 }
 
 export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promise<Store> {
@@ -37,31 +60,65 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   if (file !== null) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     takeLock(lockFile!);
-    if (fs.existsSync(file)) {
-      const snapshot = JSON.parse(fs.readFileSync(file, "utf8")) as Snapshot;
-      for (const s of snapshot.sessions) sessions.set(s.id, s);
-      for (const [user, state] of Object.entries(snapshot.failures)) failures.set(user, state);
-      for (const [kind, byId] of Object.entries(snapshot.records)) records.set(kind, new Map(Object.entries(byId)));
+    try {
+      removeStaleTemporaries(file);
+      const snapshot = readSnapshot(file);
+      if (snapshot) {
+        for (const s of snapshot.sessions) sessions.set(s.id, s);
+        for (const [user, state] of Object.entries(snapshot.failures)) failures.set(user, state);
+        for (const [kind, byId] of Object.entries(snapshot.records)) records.set(kind, new Map(Object.entries(byId)));
+      }
+    } catch (err) {
+      fs.rmSync(lockFile!, { force: true });
+      throw err;
     }
   }
 
-  let timer: NodeJS.Timeout | undefined;
-  const writeNow = () => {
-    if (file === null) return;
-    clearTimeout(timer);
-    timer = undefined;
+  const snapshotText = () => {
     const snapshot: Snapshot = {
       version: 1,
       sessions: [...sessions.values()],
       failures: Object.fromEntries(failures),
       records: Object.fromEntries([...records].map(([kind, byId]) => [kind, Object.fromEntries(byId)])),
     };
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(snapshot), { mode: 0o600 });
-    fs.renameSync(tmp, file);
+    return JSON.stringify(snapshot);
   };
-  const changed = () => {
-    if (file !== null && timer === undefined) timer = setTimeout(writeNow, options.flushDelayMs ?? 200);
+
+  // Writes run one after another (they share the temporary file). Each takes its snapshot when it
+  // starts, so every change made before then is in it: calls that wait together share one write and
+  // one fsync (group commit), instead of one each.
+  let chain: Promise<void> = Promise.resolve();
+  let queued: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): Promise<void> => {
+    if (file === null) return Promise.resolve();
+    if (queued) return queued;
+    clearTimeout(timer);
+    timer = undefined;
+    const write = chain.then(() => {
+      queued = null;
+      return writeDurably(file, snapshotText());
+    });
+    queued = write;
+    chain = write.catch(() => undefined);
+    return write;
+  };
+  /** Security-relevant changes: resolves once they are on disk; a failed write is a store failure (503). */
+  const durable = async (): Promise<void> => {
+    try {
+      await flush();
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  };
+  /**
+   * Activity only (an idle slide, expired sessions dropped): written within `flushDelayMs`, or with the
+   * next durable write. A failed batched write is not reported here: the next write retries it, and a
+   * durable one reports the failure to its caller.
+   */
+  const later = (): void => {
+    if (file === null || timer !== undefined || queued !== null) return;
+    timer = setTimeout(() => void flush().catch(() => undefined), options.flushDelayMs ?? 200);
   };
 
   const alive = (s: SessionRecord, now: number) => s.expiresAt > now && s.absoluteExpiresAt > now;
@@ -95,7 +152,8 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
         }
       }
       sessions.set(session.id, clone(session));
-      changed();
+      // Durable: sessions evicted here have ended, and the new one has been handed to its user.
+      await durable();
       return { created: true, evicted };
     },
 
@@ -109,14 +167,16 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       if (!s || s.tag !== tag) return;
       s.lastSeenAt = Math.max(s.lastSeenAt, lastSeenAt);
       s.expiresAt = Math.max(s.expiresAt, Math.min(expiresAt, s.absoluteExpiresAt));
-      changed();
+      // Batched: every request slides the idle timeout; losing the last slides only ends it sooner.
+      later();
     },
 
     async deleteSession(tag, id) {
       const s = sessions.get(id);
       if (!s || s.tag !== tag) return false;
       sessions.delete(id);
-      changed();
+      // Durable: an ended session (logout, admin) must not come back after a crash.
+      await durable();
       return true;
     },
 
@@ -127,7 +187,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     async deleteUserSessions(user) {
       const ids = userSessions(user).map((s) => s.id);
       for (const id of ids) sessions.delete(id);
-      if (ids.length) changed();
+      if (ids.length) await durable();
       return ids;
     },
 
@@ -141,7 +201,8 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
         bump(user);
       }
       failures.set(user, state);
-      changed();
+      // Durable: a crash must not reset the count, nor end a lock early.
+      await durable();
       return { ...state };
     },
 
@@ -160,7 +221,8 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     subscriptionEpoch: () => 0,
 
     async clearLoginFailures(user) {
-      if (failures.delete(user)) changed();
+      // Durable: an unlock an admin was told about holds.
+      if (failures.delete(user)) await durable();
     },
 
     async countIpFailure(ip, now, windowMs) {
@@ -185,12 +247,15 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
 
     async putRecord(kind, id, value) {
       kindMap(kind).set(id, clone(value));
-      changed();
+      // Records are durable: accounts (passwords, roles, enabled), single-use reset links, site-config
+      // overrides, signing keys. The store cannot tell a last-login stamp from a password change in the
+      // same user record; a login pays an argon2id hash already, so one fsync more is small.
+      await durable();
     },
 
     async deleteRecord(kind, id) {
       const deleted = records.get(kind)?.delete(id) ?? false;
-      if (deleted) changed();
+      if (deleted) await durable();
       return deleted;
     },
 
@@ -200,7 +265,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       const map = kindMap(kind);
       for (const [id, value] of copies) map.set(id, value);
       for (const id of remove) map.delete(id);
-      changed();
+      await durable();
     },
 
     async listRecords<T>(kind: string) {
@@ -232,17 +297,81 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
           removed = true;
         }
       }
-      if (removed) changed();
+      // Batched: these sessions have expired, so they are refused after a restart all the same.
+      if (removed) later();
     },
 
     async ping() {},
 
     async close() {
-      writeNow();
-      events.removeAllListeners();
-      if (lockFile) fs.rmSync(lockFile, { force: true });
+      try {
+        await flush();
+      } finally {
+        events.removeAllListeners();
+        if (lockFile) fs.rmSync(lockFile, { force: true });
+      }
     },
   };
+}
+
+/** The snapshot in `file`, or null when there is none yet; anything unreadable is a StoreFileError. */
+function readSnapshot(file: string): Snapshot | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return null;
+    throw new StoreFileError(file, `cannot be read (${code})`, err);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new StoreFileError(file, text.trim() === "" ? "is empty" : `is not valid JSON (${(err as Error).message})`, err);
+  }
+  const isMap = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  const s = parsed as Partial<Snapshot> | null;
+  if (!isMap(s) || s!.version !== 1 || !Array.isArray(s!.sessions) || !isMap(s!.failures) || !isMap(s!.records) || !Object.values(s!.records!).every(isMap)) {
+    throw new StoreFileError(file, "does not hold a portcullis store (version 1)");
+  }
+  return s as Snapshot;
+}
+
+/**
+ * Replaces `file` so that it holds either the old or the new text after a crash or power cut, and the
+ * new one once this resolves: the data is fsynced before the rename, the directory after it (the
+ * rename itself lives in the directory).
+ */
+async function writeDurably(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const handle = await fsp.open(tmp, "w", 0o600);
+  try {
+    await handle.writeFile(text, "utf8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fsp.rename(tmp, file);
+  let dir: fsp.FileHandle | undefined;
+  try {
+    dir = await fsp.open(path.dirname(file), "r");
+    await dir.sync();
+  } catch (err) {
+    // Some platforms (Windows) and file systems cannot open or fsync a directory; the rename is all they offer.
+    if (!["EISDIR", "EINVAL", "EPERM", "ENOTSUP"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+  } finally {
+    await dir?.close();
+  }
+}
+
+/** Temporary files left by a process killed while writing: never renamed, so never part of the store. */
+function removeStaleTemporaries(file: string): void {
+  const base = path.basename(file);
+  const pattern = new RegExp(`^${base.replace(/\./g, "\\.")}\\.\\d+\\.tmp$`);
+  for (const name of fs.readdirSync(path.dirname(file))) {
+    if (pattern.test(name)) fs.rmSync(path.join(path.dirname(file), name), { force: true });
+  }
 }
 
 /**
