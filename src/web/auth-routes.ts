@@ -20,6 +20,7 @@ import { clearedCookie, sessionCookie } from "../sessions/cookie.js";
 import type { SessionService } from "../sessions/session-service.js";
 import type { SessionRecord, Store } from "../store/store.js";
 import { answersJson, type Fields, queryOf, readBody } from "./body.js";
+import { loginMessageCache } from "./login-message.js";
 import { loginPage, passwordPage } from "./pages.js";
 import { safeReturnTo } from "./return-to.js";
 
@@ -65,6 +66,7 @@ function requireToken(x: Exchange, fields: Fields, session: SessionRecord, site:
 export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
   const timeoutMessage = (at: number) => escapeHtml(d.site().sessionTimeoutMessage.replace(/TIMEOUT_TIME/g, new Date(at).toUTCString()));
   const cookieSecure = (encrypted: boolean) => d.policy() !== "allow" || encrypted;
+  const failureMessage = loginMessageCache();
 
   const renderLogin = (x: Exchange, status: number, returnTo: string, messageHtml?: string, kind: "error" | "info" = "error", username?: string) => {
     sendHtml(
@@ -76,13 +78,13 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
   };
 
   const loginFailed = (x: Exchange, json: boolean, returnTo: string, username: string) => {
-    // uiLoginFailureMessage may hold HTML (XNAT); it is the admin's text, not the client's.
-    const message = d.site().uiLoginFailureMessage;
+    // uiLoginFailureMessage may hold HTML (XNAT): the page gets the allow-listed part, JSON the text.
+    const message = failureMessage(d.site().uiLoginFailureMessage);
     if (json) {
-      sendJson(x.res, 401, { error: "ERR_LOGIN_FAILED", message });
+      sendJson(x.res, 401, { error: "ERR_LOGIN_FAILED", message: message.text });
       return "done" as const;
     }
-    return renderLogin(x, 401, returnTo, message, "error", username);
+    return renderLogin(x, 401, returnTo, message.html, "error", username);
   };
 
   /** After logout: the cookie is cleared; forms go to the login page, JSON clients get `body`. */
@@ -239,7 +241,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         const account = proof.ok && proof.principal.provider === "local" ? await d.accounts.get(proof.principal.user) : null;
         if (!proof.ok || !account) {
           audit(x.scope.log, "password.change-failed", { user: username, reason: proof.ok ? "no-account" : proof.reason, ip: x.scope.clientIp, requestId: x.scope.id });
-          return answer(401, "ERR_LOGIN_FAILED", d.site().uiLoginFailureMessage.replace(/<[^>]*>/g, " "));
+          return answer(401, "ERR_LOGIN_FAILED", failureMessage(d.site().uiLoginFailureMessage).text);
         }
         const next = fields.newPassword ?? "";
         if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return answer(400, "ERR_PASSWORD_MISMATCH", "The two new passwords differ.");

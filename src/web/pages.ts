@@ -1,7 +1,7 @@
 /**
  * Server-rendered pages of the gateway (login, change password): plain HTML forms that work without
- * JavaScript. Every value written into a page goes through escapeHtml; messages that admins write
- * (uiLoginFailureMessage may hold HTML, as in XNAT) are theirs to trust.
+ * JavaScript. Every value written into a page goes through escapeHtml; the one message that may hold
+ * HTML (uiLoginFailureMessage, as in XNAT) arrives already reduced to an allow-list (./login-message.ts).
  */
 import { escapeHtml } from "../pipeline/respond.js";
 
@@ -30,7 +30,7 @@ export interface LoginPage {
   prefix: string;
   returnTo: string;
   username?: string;
-  /** Admin-written message (failure, timeout); may contain HTML as in XNAT. */
+  /** The message as HTML: escaped text, or the sanitised uiLoginFailureMessage. */
   messageHtml?: string;
   messageKind?: "error" | "info";
   providers: readonly string[];

