@@ -58,7 +58,9 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
     async handler(x, params): Promise<"done"> {
       requireAdmin(x);
       requireToken(x, d.site());
-      sendJson(x.res, 200, await act(decodeURIComponent(params.name!), x));
+      // The pipeline decoded the path once (SPEC §8.1), so the name is used as it is: decoding it again
+      // read "%25" as a broken escape (a 500) and "%2561" as "a".
+      sendJson(x.res, 200, await act(params.name!, x));
       return "done";
     },
   });
@@ -88,9 +90,10 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
         requireToken(x, d.site());
         const [tag, id] = (params.id ?? "").split(".");
         if (!tag || !id) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
-        const ended = await d.sessions.end({ tag, id });
-        if (!ended) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
-        audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, reason: "admin", session: `${tag}.${id.slice(0, 8)}…`, requestId: x.scope.id });
+        // Read first, so the audit line names whose session it was.
+        const session = await d.store.getSession(tag, id);
+        if (!session || !(await d.sessions.end({ tag, id }))) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
+        audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, user: session.user, reason: "admin", session: `${tag}.${id.slice(0, 8)}…`, requestId: x.scope.id });
         sendJson(x.res, 200, { ended: true });
         return "done";
       },

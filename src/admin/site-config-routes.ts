@@ -25,6 +25,12 @@ export interface SiteConfigRouteDeps {
 
 const PUBLIC = new Set<SiteKey>(publicSiteKeys);
 
+/**
+ * Far longer than any property name. A longer one is answered 404 before any "did you mean": the
+ * edit distance costs its length times each name's, and these routes answer without a sign-in.
+ */
+export const MAX_PROPERTY_NAME = 100;
+
 /** A value as JSON: an unset optional property (passwordExpirationDate) is null. */
 const shown = (values: SiteConfig, name: SiteKey): unknown => values[name] ?? null;
 
@@ -44,6 +50,8 @@ function requireAdminHere(x: Exchange): void {
  * An unknown name, or none, is a 404.
  */
 function requestedNames(param: string): { names: SiteKey[]; map: boolean } {
+  // A single name, or the longest list of distinct names there are, fits in this many characters.
+  if (param.length > (MAX_PROPERTY_NAME + 1) * siteKeys.length + 2) throw unknownProperty(param);
   const m = /^\{(.*)\}$/s.exec(param);
   const names = m ? [...new Set(m[1]!.split(",").map((s) => s.trim()).filter(Boolean))] : [param];
   const unknown = names.find((n) => !isSiteKey(n));
@@ -80,8 +88,9 @@ async function changing(
 }
 
 function unknownProperty(name: string): GatewayError {
-  const hint = suggest(name, siteKeys);
-  return new GatewayError("ERR_NOT_FOUND", 404, `There is no site-config property ${JSON.stringify(name.slice(0, 100))}${hint ? `; did you mean "${hint}"?` : "."}`);
+  const hint = name.length <= MAX_PROPERTY_NAME ? suggest(name, siteKeys) : null;
+  const shown = name.length <= MAX_PROPERTY_NAME ? JSON.stringify(name) : `${JSON.stringify(name.slice(0, MAX_PROPERTY_NAME))}… (${name.length} characters)`;
+  return new GatewayError("ERR_NOT_FOUND", 404, `There is no site-config property ${shown}${hint ? `; did you mean "${hint}"?` : "."}`);
 }
 
 export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {

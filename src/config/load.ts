@@ -12,6 +12,9 @@ import { keyTree, type KeyTree, schemaAt, suggest, takesStructure } from "./keys
 
 export const DEFAULT_CONFIG_PATH = "config/portcullis.yaml";
 
+/** Unknown keys longer than this get no "did you mean" (no key is a tenth as long). */
+const MAX_HINTED_KEY = 100;
+
 /** Environment variables with the prefix that are not configuration keys. */
 const NON_CONFIG_ENV = new Set(["PORTCULLIS_ADMIN_PASSWORD", "PORTCULLIS_CONFIG"]);
 
@@ -317,7 +320,9 @@ function toConfigIssues(issue: z.core.$ZodIssue, tree: KeyTree): ConfigIssue[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => {
       const level = issue.path.reduce<KeyTree | null>((t, k) => (t && typeof k === "string" ? t[k] ?? null : null), tree);
-      const hint = level ? suggest(key, Object.keys(level)) : null;
+      // A name far longer than any key gets no hint: the edit distance costs its length times each key's,
+      // and a REST write (SPEC §4) may send 16 KiB of name.
+      const hint = level && key.length <= MAX_HINTED_KEY ? suggest(key, Object.keys(level)) : null;
       return { path: formatPath([...issue.path, key] as (string | number)[]), message: `is not a known key${hint ? `; did you mean "${hint}"?` : ""}` };
     });
   }

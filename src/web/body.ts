@@ -5,6 +5,12 @@ import { wantsJson } from "../pipeline/respond.js";
 import type { RequestScope } from "../pipeline/scope.js";
 
 const LIMIT = 16 * 1024;
+/**
+ * Lists and maps inside one another, at most. No route takes more than three; deeper JSON is refused
+ * before it is parsed, because what handles a parsed value (structuredClone, zod, the audit log)
+ * recurses and would throw RangeError far below what 16 KiB of brackets can reach.
+ */
+export const MAX_JSON_DEPTH = 32;
 
 export type Fields = Record<string, string>;
 
@@ -13,7 +19,8 @@ export async function readBody(req: http.IncomingMessage): Promise<Fields> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   try {
     return parseFields(text, type);
-  } catch {
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
     throw new GatewayError("ERR_BAD_REQUEST", 400, "The request body is not valid JSON or form data.");
   }
 }
@@ -24,10 +31,30 @@ export async function readBody(req: http.IncomingMessage): Promise<Fields> {
  */
 export async function readJson(req: http.IncomingMessage): Promise<unknown> {
   const text = await readText(req);
+  checkDepth(text);
   try {
     return JSON.parse(text) as unknown;
   } catch {
     throw new GatewayError("ERR_BAD_REQUEST", 400, "The request body is not valid JSON.");
+  }
+}
+
+/** Refuses JSON text whose lists and maps nest deeper than MAX_JSON_DEPTH (one pass, strings skipped). */
+function checkDepth(text: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) throw new GatewayError("ERR_BAD_REQUEST", 400, `The request body nests lists and maps more than ${MAX_JSON_DEPTH} deep.`);
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
   }
 }
 
@@ -59,6 +86,7 @@ function readText(req: http.IncomingMessage): Promise<string> {
 function parseFields(text: string, type: string): Fields {
   if (text.trim() === "") return {};
   if (type === "application/json") {
+    checkDepth(text);
     const value: unknown = JSON.parse(text);
     if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not an object");
     const out: Fields = {};

@@ -421,6 +421,38 @@ describe("site-config over REST", () => {
       await unchanged();
     });
 
+    it("refuses JSON nested 5,000 deep with 400, as the map and as a value, and keeps serving", async () => {
+      const deep = `${"[".repeat(5_000)}${"]".repeat(5_000)}`;
+      for (const body of [deep, `{"dataPaths": ${deep}}`, `{"x": "[[[[", "dataPaths": ${deep}}`]) {
+        const res = await post(body);
+        assert.equal(res.status, 400, res.body.slice(0, 300));
+        assert.equal(res.json<{ error: string }>().error, "ERR_BAD_REQUEST");
+        assert.match(res.json<{ message: string }>().message, /nest/);
+      }
+      // Brackets inside strings are text, not nesting.
+      const text = await postJson({ sessionTimeoutMessage: `${"[{".repeat(100)} TIMEOUT_TIME` });
+      assert.equal(text.status, 200, text.body);
+      await unchanged();
+    });
+
+    it("answers property names over 100 characters with 404 at once, before any did-you-mean work", async () => {
+      const long = "maxFailedLogins".padEnd(15_000, "s");
+      const cpu = process.cpuUsage();
+      for (let i = 0; i < 10; i++) {
+        const res = await read(i % 2 === 0 ? long : `{requireLogin,${long}}`);
+        assert.equal(res.status, 404, res.body.slice(0, 300));
+        assert.doesNotMatch(res.body, /did you mean/);
+        assert.ok(res.body.length < 1_000, "the whole name was echoed");
+        const written = await postJson({ [long]: 3 });
+        assert.equal(written.status, 400);
+      }
+      // An edit distance against every property name cost about 80 ms of CPU per request at this length.
+      const { user, system } = process.cpuUsage(cpu);
+      assert.ok((user + system) / 1_000 < 600, `20 requests took ${Math.round((user + system) / 1_000)} ms of CPU`);
+      assert.match((await read("maxFailedLogin")).json<{ message: string }>().message, /did you mean "maxFailedLogins"/, "short names still get a hint");
+      await unchanged();
+    });
+
     it("refuses a huge body with 413", async () => {
       const res = await postJson({ uiLoginFailureMessage: "x".repeat(64 * 1024) });
       assert.equal(res.status, 413);
