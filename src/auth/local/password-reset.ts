@@ -1,7 +1,8 @@
 /**
  * Forgot password (SPEC §6.3): a single-use link valid for one hour, mailed to a local account's
  * address. The link carries 256 random bits; the store keeps only their SHA-256, so a copy of the
- * store holds no usable link. A link also dies when the password changes by any other way.
+ * store holds no usable link. A link also dies when the password changes by any other way, and
+ * when a newer link is mailed: only the newest works.
  *
  * Asking never tells whether an account exists: the caller answers the same at once and this work
  * happens afterwards. At most one mail per account per minute (across processes), so the form
@@ -20,6 +21,17 @@ import type { Accounts, UserRecord } from "./accounts.js";
 export const RESET_LINK_TTL_MS = 60 * 60 * 1000;
 const MAIL_INTERVAL_MS = 60 * 1000;
 const KIND = "password-reset";
+/** Per account, the id of its newest link: asking again replaces the link mailed before (only the newest works). */
+const LATEST_KIND = "password-reset-latest";
+
+interface LatestLink {
+  /** The account, also the record's id. */
+  user: string;
+  /** The newest link's record id. */
+  id: string;
+  /** When that link expires; after it this pointer is only garbage (prune). */
+  expiresAt: number;
+}
 
 interface ResetRecord {
   /** SHA-256 of the token, also the record's id. */
@@ -74,7 +86,11 @@ export class PasswordResets {
     }
     const token = randomBytes(32).toString("base64url");
     const record: ResetRecord = { id: idOf(token), user: account.name, expiresAt: now + RESET_LINK_TTL_MS, passwordDigest: passwordDigest(account) };
-    await d.store.putRecord(KIND, record.id, record);
+    // The pointer moves first: from then on the earlier link is refused (check), even if what
+    // follows fails. Its record is then removed in the same write that stores the new one.
+    const previous = await d.store.getRecord<LatestLink>(LATEST_KIND, account.name);
+    await d.store.putRecord<LatestLink>(LATEST_KIND, account.name, { user: account.name, id: record.id, expiresAt: record.expiresAt });
+    await d.store.writeRecords(KIND, [[record.id, record]], previous && previous.id !== record.id ? [previous.id] : []);
     const link = `${d.resetUrl()}?token=${token}`;
     const sent = await d.mailer.send({
       to: account.email,
@@ -92,6 +108,9 @@ export class PasswordResets {
     if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
     const record = await this.d.store.getRecord<ResetRecord>(KIND, idOf(token));
     if (!record || record.expiresAt <= this.d.clock.now()) return null;
+    // Replaced by a newer link. (A link made before pointers existed has none, and stands alone.)
+    const latest = await this.d.store.getRecord<LatestLink>(LATEST_KIND, record.user);
+    if (latest && latest.id !== record.id) return null;
     const account = await this.d.accounts.get(record.user);
     if (!account || !account.enabled || passwordDigest(account) !== record.passwordDigest) return null;
     return { record, account };
@@ -122,12 +141,14 @@ export class PasswordResets {
     return { ok: true, user };
   }
 
-  /** Deletes links past their hour (they are refused anyway; this only frees the store). */
+  /** Deletes links past their hour (they are refused anyway; this only frees the store), and their pointers. */
   async prune(now: number): Promise<number> {
     let removed = 0;
     for (const record of await this.d.store.listRecords<ResetRecord>(KIND)) {
       if (record.expiresAt <= now && (await this.d.store.deleteRecord(KIND, record.id))) removed++;
     }
+    const stale = (await this.d.store.listRecords<LatestLink>(LATEST_KIND)).filter((p) => p.expiresAt <= now);
+    if (stale.length > 0) await this.d.store.writeRecords(LATEST_KIND, [], stale.map((p) => p.user));
     return removed;
   }
 }

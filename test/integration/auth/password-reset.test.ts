@@ -378,6 +378,25 @@ describe("forgot and reset password over SMTP", () => {
     await login(gw, "hank", "hank-New-Password-2");
   });
 
+  it("lets only the newest link work once a second one is mailed: the first opens no form and resets nothing", async () => {
+    await user("hedy");
+    const first = await link("hedy");
+    clock.advance(61_000);
+    const second = await link("hedy");
+    const page = await gw.https(first.pathAndQuery, { headers: BROWSER });
+    assert.equal(page.status, 400, "the replaced link still opens the reset form");
+    assert.match(page.body, /replaced/);
+    const old = await resetJson(gw, { token: first.token, newPassword: "hedy-Old-Link-Password-2" });
+    assert.equal(old.status, 400, old.body);
+    assert.equal(errorOf(old), "ERR_RESET_LINK");
+    assert.equal((await tryLogin(gw, "hedy", "hedy-Old-Link-Password-2")).res.status, 401, "the replaced link set a password");
+    assert.equal((await gw.https(second.pathAndQuery, { headers: BROWSER })).status, 200);
+    const res = await resetJson(gw, { token: second.token, newPassword: "hedy-New-Link-Password-3" });
+    assert.equal(res.status, 200, res.body);
+    await login(gw, "hedy", "hedy-New-Link-Password-3");
+    assert.equal(await gw.gateway.store.getRecord("password-reset", sha256(first.token)), null, "the replaced link's record was kept");
+  });
+
   it("clears the lock of an account locked by maxFailedLogins: the new password logs in at once", async () => {
     clock.advance(HOUR); // a fresh per-IP window
     const old = await user("ivy");
@@ -637,6 +656,8 @@ describe("the resetFailedLogins sweep prunes expired links", () => {
     const ran = await gw.gateway.scheduler.runDue(clock.now());
     assert.ok(ran.includes("resetFailedLogins"), `jobs run: ${ran.join(", ")}`);
     assert.deepEqual(await users(), ["pia"]);
+    // The record of which link is each account's newest goes with the link.
+    assert.deepEqual((await gw.gateway.store.listRecords<{ user: string }>("password-reset-latest")).map((r) => r.user), ["pia"]);
     clock.set(Date.UTC(2026, 0, 1, 2, 0, 0));
     await gw.gateway.scheduler.runDue(clock.now());
     assert.deepEqual(await users(), []);
@@ -663,7 +684,7 @@ describe("two gateways sharing one store", () => {
     await smtp.close();
   });
 
-  it("mails an account at most once a minute across gateways, and a link mailed by one works on the other", async () => {
+  it("mails an account at most once a minute across gateways; the newest link, mailed by one, works on the other", async () => {
     await a.gateway.accounts.add({ name: "quinn", password: "quinn-Password-1", email: emailOf("quinn") });
     const first = await requestLink(a, smtp, "quinn");
     const from = b.logs.lines.length;
@@ -671,10 +692,13 @@ describe("two gateways sharing one store", () => {
     assert.equal((await forgot(b, "quinn")).status, 200);
     assert.equal((await requested(b, "quinn", from)).reason, "rate");
     clock.advance(31_000);
-    await requestLink(b, smtp, "quinn");
+    const second = await requestLink(b, smtp, "quinn");
     assert.equal(smtp.messages.length, 2);
-    const res = await resetJson(b, { token: first.token, newPassword: "quinn-New-Password-2" });
+    // The link mailed by b replaced the one mailed by a, on both gateways.
+    const replaced = await resetJson(b, { token: first.token, newPassword: "quinn-Old-Password-3" });
+    assert.equal(replaced.status, 400, replaced.body);
+    const res = await resetJson(a, { token: second.token, newPassword: "quinn-New-Password-2" });
     assert.equal(res.status, 200, res.body);
-    await login(a, "quinn", "quinn-New-Password-2");
+    await login(b, "quinn", "quinn-New-Password-2");
   });
 });
