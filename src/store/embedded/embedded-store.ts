@@ -225,6 +225,8 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       if (failures.delete(user)) await durable();
     },
 
+    // Per-address windows and sweep locks stay in memory only: they are rate limits of minutes, and
+    // the per-account count (recordLoginFailure) is the lockout that must survive a restart.
     async countIpFailure(ip, now, windowMs) {
       const window = Math.floor(now / windowMs);
       const entry = ipWindows.get(ip);
