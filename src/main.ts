@@ -51,6 +51,7 @@ import { createMailer, type Mailer } from "./mail/mailer.js";
 import { passwordResetRoutes } from "./web/password-reset-routes.js";
 import { identityHeaders } from "./proxy/identity.js";
 import { SessionService } from "./sessions/session-service.js";
+import { sessionActivity } from "./sessions/activity.js";
 import { readCookies } from "./sessions/cookie.js";
 import { parseCookieValue } from "./sessions/ids.js";
 import { openStore } from "./store/open-store.js";
@@ -154,7 +155,7 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
       config.publicUrl,
     ),
     gatewayPathsNotProxied(prefix, config.access.caseInsensitivePaths),
-    accessStage({ rules: compileRules(config.access), site: parts.site, prefix, guest: parts.guest }),
+    accessStage({ rules: compileRules(config.access), site: parts.site, prefix, guest: parts.guest, slide: sessionActivity(parts.sessions) }),
     identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
     parts.upstream.stage,
@@ -192,7 +193,7 @@ export function buildUpgradeStages(config: Config, parts: Parts, requestStages: 
     stripClientHeaders(identityHeaderNames(config), true),
     credentials,
     websocketOriginStage(),
-    accessStage({ rules: compileRules(config.access), site: parts.site, prefix: config.paths.prefix, guest: parts.guest }),
+    accessStage({ rules: compileRules(config.access), site: parts.site, prefix: config.paths.prefix, guest: parts.guest, slide: sessionActivity(parts.sessions) }),
     identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
   ];

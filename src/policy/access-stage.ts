@@ -27,6 +27,8 @@ export interface AccessDeps {
   prefix: string;
   /** Who an unauthenticated request is when `requireLogin` is false. */
   guest: Pick<GuestPrincipal, "get">;
+  /** Slides the idle timeout of the request's session (sessions/activity.ts); never for a bypass path. */
+  slide?: (scope: RequestScope) => void;
 }
 
 /** The login page URL for a browser, with where to come back to and, after a timeout, when it happened. */
@@ -60,6 +62,8 @@ export function accessStage(deps: AccessDeps): Stage {
         return "done";
       }
       if (decision.policy === "bypass") return;
+      // Only here is the request known to count as activity: a polled public page must not keep a session alive.
+      deps.slide?.(scope);
 
       const site = deps.site();
       if (!scope.principal && !site.requireLogin && !scope.storeDown && !scope.basicFailed && decision.policy === "authenticated") {

@@ -1,7 +1,8 @@
 /**
  * Sessions: creation under the concurrent-session cap, validation with idle and absolute timeouts,
- * sliding, and ending — one session, or all of a user's on every process (published to the others,
- * which drop their cached copy and close the session's WebSockets).
+ * sliding (a step of its own: only requests the access rules do not waive count as activity), and
+ * ending — one session, or all of a user's on every process (published to the others, which drop
+ * their cached copy and close the session's WebSockets).
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log/logger.js";
@@ -39,9 +40,18 @@ export interface SessionServiceOptions {
 /** A session's last-seen time is written at most this often (one store write per second per session). */
 const TOUCH_EVERY_MS = 1_000;
 
+interface CacheEntry {
+  session: SessionRecord;
+  valid: Validation & { kind: "valid" };
+  /** Until when the entry may answer without the store; `slide` never moves it (ended sessions must stop within a second). */
+  until: number;
+}
+
 export class SessionService {
   /** Validated sessions by cookie value (so a hit costs no hashing), each for at most `cacheMs`. */
-  private readonly cache = new Map<string, { session: SessionRecord; valid: Validation & { kind: "valid" }; until: number }>();
+  private readonly cache = new Map<string, CacheEntry>();
+  /** The cache entry a record came from, so that `slide` keeps the entry current (one write a second). */
+  private readonly entryOf = new WeakMap<SessionRecord, CacheEntry>();
   private readonly endedListeners = new Set<(ids: string[]) => void>();
   private unsubscribe: (() => void) | undefined;
 
@@ -91,31 +101,29 @@ export class SessionService {
   }
 
   /**
-   * Looks a cookie value up, checks its timeouts against the clock, and slides the idle timeout.
-   * Synchronous when the session was validated less than `cacheMs` ago and needs no touch — the
-   * common case under load — so a busy request path costs no promise.
+   * Looks a cookie value up and checks its timeouts against the clock. It does not slide the idle
+   * timeout: whether this request counts as activity depends on the access rules (a `bypass` page
+   * polled by a public page must not keep a session alive), so the pipeline calls `slide` once it
+   * knows. Synchronous when the session was validated less than `cacheMs` ago — the common case
+   * under load — so a busy request path costs no promise.
    */
   validate(cookieValue: string): Validation | Promise<Validation> {
     const now = this.o.clock.now();
     const entry = this.cache.get(cookieValue);
-    const cached = entry && entry.until > now ? entry : undefined;
-    if (cached) {
-      const session = cached.session;
-      if (now < Math.min(session.expiresAt, session.absoluteExpiresAt) && now - session.lastSeenAt < TOUCH_EVERY_MS) return cached.valid;
+    if (entry && entry.until > now) {
+      const { session } = entry;
+      if (now < Math.min(session.expiresAt, session.absoluteExpiresAt)) return entry.valid;
     }
-    return this.validateFromStore(cookieValue, cached?.session ?? null, now);
+    return this.validateFromStore(cookieValue, now);
   }
 
-  private async validateFromStore(cookieValue: string, fromCache: SessionRecord | null, now: number): Promise<Validation> {
-    let session = fromCache;
+  private async validateFromStore(cookieValue: string, now: number): Promise<Validation> {
+    const credential = parseCookieValue(cookieValue);
+    if (!credential) return { kind: "none" };
+    const session = await this.o.store.getSession(credential.tag, credential.id);
     if (!session) {
-      const credential = parseCookieValue(cookieValue);
-      if (!credential) return { kind: "none" };
-      session = await this.o.store.getSession(credential.tag, credential.id);
-      if (!session) {
-        this.cache.delete(cookieValue);
-        return { kind: "none" };
-      }
+      this.cache.delete(cookieValue);
+      return { kind: "none" };
     }
     const ended = Math.min(session.expiresAt, session.absoluteExpiresAt);
     if (now >= ended) {
@@ -123,12 +131,32 @@ export class SessionService {
       await this.o.store.deleteSession(session.tag, session.id);
       return { kind: "expired", at: ended };
     }
-    if (now - session.lastSeenAt >= TOUCH_EVERY_MS) {
-      const expiresAt = Math.min(now + this.o.idleTimeoutMs(), session.absoluteExpiresAt);
-      await this.o.store.touchSession(session.tag, session.id, now, expiresAt);
-      session = { ...session, lastSeenAt: now, expiresAt };
-    }
     return this.remember(cookieValue, session, now);
+  }
+
+  /**
+   * Slides the idle timeout of a session that `validate` returned, for a request that counts as
+   * activity, and returns the session as it now stands. The store is written at most once a second
+   * per session, in the background: the request was already found valid, and a write that fails
+   * (store unreachable) only means the session slides with its next request. Within that second the
+   * same record comes back and nothing is allocated.
+   */
+  slide(session: SessionRecord): SessionRecord {
+    const now = this.o.clock.now();
+    const entry = this.entryOf.get(session);
+    const current = entry?.session ?? session;
+    if (now - current.lastSeenAt < TOUCH_EVERY_MS) return current;
+    const expiresAt = Math.min(now + this.o.idleTimeoutMs(), current.absoluteExpiresAt);
+    const slid: SessionRecord = { ...current, lastSeenAt: now, expiresAt: Math.max(expiresAt, current.expiresAt) };
+    if (entry) {
+      entry.session = slid;
+      entry.valid = { kind: "valid", session: slid };
+      this.entryOf.set(slid, entry);
+    }
+    this.o.store.touchSession(slid.tag, slid.id, now, slid.expiresAt).catch((err: Error) => {
+      this.o.log.warn({ err: err.message }, "could not slide a session's idle timeout; its next request will");
+    });
+    return slid;
   }
 
   /** Slides the timeout now (`POST /gateway/session/renew`). */
@@ -157,12 +185,19 @@ export class SessionService {
     return this.o.store.listSessions(user, this.o.clock.now());
   }
 
+  /** Every live session, whichever provider its user came from (local accounts, the directory). */
+  listAll(): Promise<SessionRecord[]> {
+    return this.o.store.listAllSessions(this.o.clock.now());
+  }
+
   private remember(cookieValue: string, session: SessionRecord, now: number): Validation & { kind: "valid" } {
     const valid = { kind: "valid" as const, session };
     const cacheMs = this.o.cacheMs ?? 1_000;
     if (cacheMs <= 0) return valid;
     if (this.cache.size > 50_000) this.cache.clear();
-    this.cache.set(cookieValue, { session, valid, until: now + cacheMs });
+    const entry: CacheEntry = { session, valid, until: now + cacheMs };
+    this.cache.set(cookieValue, entry);
+    this.entryOf.set(session, entry);
     return valid;
   }
 

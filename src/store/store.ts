@@ -70,6 +70,8 @@ export interface Store {
   deleteSession(tag: string, id: string): Promise<boolean>;
   /** A user's live sessions at `now`, oldest first. */
   listSessions(user: string, now: number): Promise<SessionRecord[]>;
+  /** Every user's live sessions at `now` (local and directory users alike), oldest first. */
+  listAllSessions(now: number): Promise<SessionRecord[]>;
   /** Ends every session of a user; returns the ended ids. */
   deleteUserSessions(user: string): Promise<string[]>;
 

@@ -132,6 +132,13 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
           audit(scope.log, "login.failed", { user: result.user, reason: result.reason, via: "form", ip: scope.clientIp, requestId: scope.id });
           return loginFailed(x, json, returnTo, username);
         }
+        // One browser, one session: the session this browser was signed in with ends, so it neither
+        // lives on unseen behind the new cookie nor counts against concurrentMaxSessions.
+        const previous = scope.authVia === "session" ? scope.session : undefined;
+        if (previous) {
+          await d.sessions.end({ tag: previous.tag, id: previous.id });
+          audit(scope.log, "session.ended", { user: previous.user, reason: "login", requestId: scope.id });
+        }
         if (result.mustChange !== null) {
           audit(scope.log, "login.password-change-required", { user: result.principal.user, reason: result.mustChange, ip: scope.clientIp, requestId: scope.id });
           const message = result.mustChange === "complexity" ? d.site().passwordComplexityMessage : result.mustChange === "expired" ? "Your password has expired." : "Your password must be replaced.";

@@ -141,6 +141,18 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assert.equal(await store.getSession(a.tag, a.id), null);
       });
 
+      it("lists every user's live sessions oldest first, directory users' and odd names included", async () => {
+        const local = session("lena");
+        const ldap = session("uid*[x]?", { provider: "ldap" });
+        const gone = session("mona", { expiresAt: T0 + MIN });
+        for (const s of [ldap, local, gone]) await store.createSession(s, { maxSessions: 5, policy: "refuse", now: T0 });
+        const listed = await store.listAllSessions(T0 + 2 * MIN);
+        assert.deepEqual(listed.map((s) => s.id), [local.id, ldap.id]);
+        assert.equal(listed[1]!.user, "uid*[x]?");
+        await store.deleteUserSessions("lena");
+        assert.deepEqual((await store.listAllSessions(T0 + 2 * MIN)).map((s) => s.id), [ldap.id]);
+      });
+
       it("prunes expired sessions", async () => {
         const s = session("ken", { expiresAt: T0 + MIN });
         await store.createSession(s, { maxSessions: 5, policy: "refuse", now: T0 });

@@ -184,6 +184,10 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       return userSessions(user).filter((s) => alive(s, now)).map(clone);
     },
 
+    async listAllSessions(now) {
+      return [...sessions.values()].filter((s) => alive(s, now)).sort((a, b) => a.createdAt - b.createdAt).map(clone);
+    },
+
     async deleteUserSessions(user) {
       const ids = userSessions(user).map((s) => s.id);
       for (const id of ids) sessions.delete(id);

@@ -250,6 +250,39 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
           .filter((s): s is SessionRecord => s !== null && s.expiresAt > now && s.absoluteExpiresAt > now);
       }),
 
+    listAllSessions: (now) =>
+      run(async () => {
+        // There is no index of all users (it would be one key outside every user's Cluster slot), so
+        // the user indexes are found with SCAN, on every master of a Cluster. An admin listing, not a hot path.
+        const tagLength = sessionTag("").length;
+        const pattern = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}{${"?".repeat(tagLength)}}:u:*`;
+        const users = new Set<string>();
+        for (const node of client instanceof Cluster ? client.nodes("master") : [client]) {
+          let cursor = "0";
+          do {
+            const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+            cursor = next;
+            for (const key of keys) {
+              // `<prefix>{<tag>}:u:<user>`; a key that only looks like one has a tag not derived from its name.
+              const user = key.slice(prefix.length + tagLength + 5);
+              if (key.slice(prefix.length + 1, prefix.length + 1 + tagLength) === sessionTag(user)) users.add(user);
+            }
+          } while (cursor !== "0");
+        }
+        const all: SessionRecord[] = [];
+        for (const user of users) {
+          const tag = sessionTag(user);
+          const ids = await client.zrange(k.userIndex(tag, user), "0", "-1");
+          if (ids.length === 0) continue;
+          const values = await Promise.all(ids.map((id) => client.get(k.session(tag, id))));
+          for (const [i, value] of values.entries()) {
+            const s = toSession(tag, ids[i]!, value);
+            if (s !== null && s.expiresAt > now && s.absoluteExpiresAt > now) all.push(s);
+          }
+        }
+        return all.sort((a, b) => a.createdAt - b.createdAt);
+      }),
+
     deleteUserSessions: (user) =>
       run(async () => {
         const tag = sessionTag(user);

@@ -69,6 +69,44 @@ describe("admin routes", () => {
     assert.equal((await asAdmin(`/gateway/admin/sessions/${oldest.id}`, "DELETE")).status, 404);
   });
 
+  it("names the user whose session it was in the audit of DELETE /gateway/admin/sessions/{id}", async () => {
+    await login(gw, "cora", "cora-password-1");
+    const [target] = (await asAdmin("/gateway/admin/sessions?user=cora")).json<{ sessions: SessionView[] }>().sessions;
+    const from = gw.logs.lines.length;
+    assert.equal((await asAdmin(`/gateway/admin/sessions/${target!.id}`, "DELETE")).status, 200);
+    const [line] = audits(gw, "session.ended", from);
+    assert.equal(line?.user, "cora", JSON.stringify(line));
+    assert.equal(line?.by, "admin");
+    assert.equal(line?.reason, "admin");
+  });
+
+  it("lists directory (LDAP) users' sessions too at GET /gateway/admin/sessions without ?user=", async () => {
+    // A directory user has no local account: the session is made as an LDAP login makes it.
+    const made = await gw.gateway.sessions.create({ user: "ldap-lou", roles: ["user"], provider: "ldap" }, true);
+    assert.ok(made);
+    await login(gw, "bob", "bob-password-1");
+    const res = await asAdmin("/gateway/admin/sessions");
+    assert.equal(res.status, 200, res.body);
+    const listed = res.json<{ sessions: (SessionView & { provider: string })[] }>().sessions;
+    const lou = listed.filter((s) => s.user === "ldap-lou");
+    assert.equal(lou.length, 1, `the directory user's session is not listed: ${res.body}`);
+    assert.equal(lou[0]!.provider, "ldap");
+    assert.equal(lou[0]!.id, `${made.session.tag}.${made.session.id}`);
+    assert.ok(listed.some((s) => s.user === "bob"), "a local user's session is missing");
+    assert.equal(res.body.includes(made.cookieValue.split(".")[1]!), false, "a cookie secret is listed");
+  });
+
+  it("takes the user name in the path as decoded once: /gateway/admin/users/%25/unlock is the name \"%\", not a 500", async () => {
+    const unlocked = await asAdmin("/gateway/admin/users/%25/unlock", "POST");
+    assert.equal(unlocked.status, 200, unlocked.body);
+    assert.deepEqual(unlocked.json(), { unlocked: "%" });
+    const enabled = await asAdmin("/gateway/admin/users/a%25/enable", "POST");
+    assert.equal(enabled.status, 404, enabled.body);
+    const ended = await asAdmin("/gateway/admin/users/%25/sessions", "DELETE");
+    assert.equal(ended.status, 200, ended.body);
+    assert.deepEqual(ended.json(), { ended: 0 });
+  });
+
   it("ends every session of a user at DELETE /gateway/admin/users/{name}/sessions", async () => {
     const one = await login(gw, "dina", "dina-password-1");
     const two = await login(gw, "dina", "dina-password-1");

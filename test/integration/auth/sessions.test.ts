@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { ManualClock } from "../../../src/clock.js";
 import { startTestGateway, type TestGateway } from "../../helpers/gateway.js";
 import { startTestUpstream, type TestUpstream } from "../../helpers/upstream.js";
-import { API, BROWSER, MINUTE, HOUR, failureReasons, login, tryLogin } from "../../helpers/auth.js";
+import { API, BROWSER, MINUTE, HOUR, audits, failureReasons, formLogin, login, tryLogin } from "../../helpers/auth.js";
 
 interface Echo {
   method: string;
@@ -175,6 +175,83 @@ describe("a session cookie on proxied requests", () => {
     assert.ok(res.json<{ sessionsEnded: number }>().sessionsEnded >= 2);
     for (const c of [first.cookie, second.cookie]) assert.equal((await gw.https("/data/x", { headers: { ...API, cookie: c } })).status, 401);
     assert.equal((await gw.https("/data/x", { headers: { ...API, cookie: other.cookie } })).status, 200, "another user's session ended too");
+  });
+});
+
+describe("what keeps a session alive", () => {
+  let upstream: TestUpstream;
+  let gw: TestGateway;
+  const clock = new ManualClock();
+  before(async () => {
+    upstream = await startTestUpstream();
+    gw = await startTestGateway(
+      { upstream: { url: upstream.url }, access: { defaultPolicy: "authenticated", rules: [{ paths: ["/public/**"], policy: "bypass" }] }, site: { sessionTimeout: "15 minutes" } },
+      { clock },
+    );
+    await gw.gateway.accounts.add({ name: "bob", password: "bob-password-1", roles: ["user"] });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  /** Requests `path` with the cookie once a minute for `minutes` minutes; returns the last answer. */
+  async function poll(cookie: string, path: string, minutes: number) {
+    let res;
+    for (let i = 0; i < minutes; i++) {
+      clock.advance(MINUTE);
+      res = await gw.https(path, { headers: { ...API, cookie } });
+      assert.equal(res.status, 200, `${path} at minute ${i + 1}`);
+    }
+    return res!;
+  }
+
+  it("does not slide the idle timeout for a bypass path: polling one every minute for 20 minutes, the session ends at 15", async () => {
+    const { cookie } = await login(gw, "bob", "bob-password-1");
+    const expiry = clock.now() + 15 * MINUTE;
+    const first = await poll(cookie, "/public/status", 1);
+    // A bypass request still carries the identity, and the expiry it reports has not moved.
+    assert.equal(first.json<Echo>().headers["x-remote-user"], "bob");
+    assert.equal(first.headers["x-session-expires"], new Date(expiry).toISOString());
+    await poll(cookie, "/public/status", 19);
+    const res = await gw.https("/data/x", { headers: { ...API, cookie } });
+    assert.equal(res.status, 401, "the polled public page kept the session alive");
+    assert.equal((await gw.https("/gateway/session", { headers: { ...API, cookie } })).status, 401);
+  });
+
+  it("slides it for an authenticated path: polling one every minute for 20 minutes keeps the session", async () => {
+    const { cookie } = await login(gw, "bob", "bob-password-1");
+    const last = await poll(cookie, "/data/status", 20);
+    assert.equal(last.headers["x-session-expires"], new Date(clock.now() + 15 * MINUTE).toISOString());
+    clock.advance(14 * MINUTE);
+    assert.equal((await gw.https("/data/x", { headers: { ...API, cookie } })).status, 200);
+  });
+
+  it("ends the session a browser had when it signs in again (form or JSON), and audits it", async () => {
+    const first = await login(gw, "bob", "bob-password-1");
+    let from = gw.logs.lines.length;
+    const again = await tryLogin(gw, "bob", "bob-password-1", {}, { cookie: first.cookie });
+    assert.equal(again.res.status, 200, again.res.body);
+    assert.notEqual(again.cookie, first.cookie);
+    assert.equal((await gw.https("/data/x", { headers: { ...API, cookie: first.cookie } })).status, 401, "the earlier session still works");
+    assert.equal((await gw.https("/data/x", { headers: { ...API, cookie: again.cookie } })).status, 200);
+    const ended = audits(gw, "session.ended", from);
+    assert.equal(ended.length, 1);
+    assert.equal(ended[0]!.user, "bob");
+    assert.equal(ended[0]!.reason, "login");
+
+    from = gw.logs.lines.length;
+    const form = await formLogin(gw, { username: "bob", password: "bob-password-1" }, { cookie: again.cookie });
+    assert.equal(form.res.status, 303, form.res.body);
+    assert.equal((await gw.https("/data/x", { headers: { ...API, cookie: again.cookie } })).status, 401);
+    assert.equal((await gw.https("/data/x", { headers: { ...API, cookie: form.cookie } })).status, 200);
+    assert.deepEqual(audits(gw, "session.ended", from).map((l) => [l.user, l.reason]), [["bob", "login"]]);
+  });
+
+  it("keeps the session when a login from the same browser fails", async () => {
+    const { cookie } = await login(gw, "bob", "bob-password-1");
+    assert.equal((await tryLogin(gw, "bob", "wrong-password", {}, { cookie })).res.status, 401);
+    assert.equal((await gw.https("/data/x", { headers: { ...API, cookie } })).status, 200);
   });
 });
 
