@@ -2,8 +2,9 @@
  * Access rules (SPEC §8.1): an ordered list, first match wins, `access.defaultPolicy` otherwise.
  * A rule matches on paths (Ant patterns on the decoded, normalised path), methods, networks and
  * ipRegex; `groups`/`users` then say who may pass. A path that upstreams may read in more than one
- * way (Tomcat's `;parameters`, an encoded slash kept in a segment; see pipeline/path.ts) is judged
- * under each reading, and a request passes only what every reading lets through.
+ * way (Tomcat's `;parameters`, an encoded slash kept in a segment; see pipeline/path.ts), or a method
+ * an upstream may turn into another (./method-readings.ts), is judged under each reading, and a
+ * request passes only what every reading lets through.
  */
 import net from "node:net";
 import picomatch from "picomatch";
@@ -35,8 +36,10 @@ export interface AccessRules {
    * @param path the decoded, normalised path (`NormalisedTarget.path`)
    * @param otherReadings the other readings of it an upstream may take (`NormalisedTarget.otherReadings`,
    *   or a lone `paramFreePath`)
+   * @param method the request's method, or every method the upstream may run it as (./method-readings.ts),
+   *   the request's own first
    */
-  decide(path: string, otherReadings: string | readonly string[] | undefined, method: string, ip: string): Decision;
+  decide(path: string, otherReadings: string | readonly string[] | undefined, method: string | readonly string[], ip: string): Decision;
 }
 
 export function compileRules(access: Config["access"]): AccessRules {
@@ -71,9 +74,12 @@ export function compileRules(access: Config["access"]): AccessRules {
   };
   return {
     decide(path, otherReadings, method, ip) {
-      const first = one(path, method, ip);
-      if (otherReadings === undefined) return first;
-      const decisions = [first, ...(typeof otherReadings === "string" ? [otherReadings] : otherReadings).map((p) => one(p, method, ip))];
+      const methods = typeof method === "string" ? [method] : method;
+      const first = one(path, methods[0]!, ip);
+      if (otherReadings === undefined && methods.length === 1) return first;
+      const paths = [path, ...(otherReadings === undefined ? [] : typeof otherReadings === "string" ? [otherReadings] : otherReadings)];
+      const decisions = [first];
+      for (const p of paths) for (const m of methods) if (p !== path || m !== methods[0]) decisions.push(one(p, m, ip));
       let strictest = first;
       for (const d of decisions) if (STRICTNESS[d.policy] > STRICTNESS[strictest.policy]) strictest = d;
       if (strictest.policy === "bypass" || strictest.policy === "deny") return strictest;

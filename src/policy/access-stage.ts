@@ -13,6 +13,7 @@ import type { Exchange, Stage, StageResult } from "../pipeline/stage.js";
 import type { Principal } from "../sessions/session-service.js";
 import { allowedBy, type AccessRules, type Decision } from "./access-rules.js";
 import { wantsChallenge } from "./browser.js";
+import { methodReadings } from "./method-readings.js";
 import type { GuestPrincipal } from "./guest.js";
 
 export { GUEST } from "./guest.js";
@@ -55,7 +56,7 @@ export function accessStage(deps: AccessDeps): Stage {
     name: "access",
     run(x) {
       const { req, res, scope } = x;
-      const decision = deps.rules.decide(scope.path, scope.otherReadings, req.method ?? "GET", scope.clientIp);
+      const decision = deps.rules.decide(scope.path, scope.otherReadings, methodReadings(req, scope.query), scope.clientIp);
       scope.route = "proxy";
       if (decision.policy === "deny") {
         sendError(req, res, scope, forbidden());

@@ -1,0 +1,38 @@
+/** A POST that a framework could turn into another method is judged as each method it could become. */
+import assert from "node:assert/strict";
+import type http from "node:http";
+import { describe, it } from "node:test";
+import { validate } from "../../src/config/load.js";
+import { compileRules } from "../../src/policy/access-rules.js";
+import { methodReadings } from "../../src/policy/method-readings.js";
+
+const req = (method: string, contentType?: string) => ({ method, headers: contentType === undefined ? {} : { "content-type": contentType } }) as unknown as http.IncomingMessage;
+
+describe("method readings", () => {
+  it("reads a form POST as every method HiddenHttpMethodFilter, Rails or Laravel could make of it", () => {
+    for (const type of ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=UTF-8", "multipart/form-data; boundary=x", "Multipart/Form-Data"]) {
+      assert.deepEqual(methodReadings(req("POST", type), ""), ["POST", "PUT", "PATCH", "DELETE"], type);
+    }
+  });
+
+  it("reads a POST with _method in its query the same way, whatever its body", () => {
+    for (const query of ["?_method=DELETE", "?a=1&_method=put", "?_METHOD=patch"]) {
+      assert.deepEqual(methodReadings(req("POST", "application/json"), query), ["POST", "PUT", "PATCH", "DELETE"], query);
+    }
+  });
+
+  it("leaves other requests at their own method", () => {
+    assert.equal(methodReadings(req("POST", "application/json"), ""), "POST");
+    assert.equal(methodReadings(req("POST"), "?x_method=DELETE"), "POST");
+    assert.equal(methodReadings(req("GET", "application/x-www-form-urlencoded"), "?_method=DELETE"), "GET");
+    assert.equal(methodReadings(req("DELETE"), ""), "DELETE");
+  });
+
+  it("makes a DELETE-only admin rule hold for a form POST that could become a DELETE", () => {
+    const rules = compileRules(validate({ access: { defaultPolicy: "authenticated", rules: [{ paths: ["/reports/**"], methods: ["DELETE"], policy: "admin" }] } }, {}).access);
+    assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/x-www-form-urlencoded"), ""), "10.0.0.1").policy, "admin");
+    assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/json"), "?_method=DELETE"), "10.0.0.1").policy, "admin");
+    assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/json"), ""), "10.0.0.1").policy, "authenticated");
+    assert.equal(rules.decide("/reports/1", undefined, ["POST", "PUT"], "10.0.0.1").rule, "default");
+  });
+});
