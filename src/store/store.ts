@@ -113,6 +113,12 @@ export interface Store {
    * (a store that fails half-way leaves nothing half-written).
    */
   writeRecords<T>(kind: string, put: ReadonlyArray<readonly [id: string, value: T]>, remove?: readonly string[]): Promise<void>;
+  /**
+   * Replaces a record only if it still is `expected` (compared as JSON, as read by getRecord): a
+   * compare-and-set, so that a change made meanwhile by another process is never overwritten. False,
+   * and nothing written, when the record changed or is gone.
+   */
+  replaceRecord<T>(kind: string, id: string, expected: T, value: T): Promise<boolean>;
   listRecords<T>(kind: string): Promise<T[]>;
 
   // --- coordination -----------------------------------------------------------------------

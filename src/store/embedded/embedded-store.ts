@@ -274,6 +274,14 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
       await durable();
     },
 
+    async replaceRecord(kind, id, expected, value) {
+      const current = records.get(kind)?.get(id);
+      if (current === undefined || JSON.stringify(current) !== JSON.stringify(expected)) return false;
+      kindMap(kind).set(id, clone(value));
+      await durable();
+      return true;
+    },
+
     async listRecords<T>(kind: string) {
       return [...(records.get(kind)?.values() ?? [])].map((v) => clone(v) as T);
     },

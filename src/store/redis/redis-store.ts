@@ -26,7 +26,15 @@ interface Scripts {
   pcDeleteUserSessions(...args: (string | number)[]): Promise<string[]>;
   pcRecordFailure(...args: (string | number)[]): Promise<[number, number]>;
   pcCountWindow(...args: (string | number)[]): Promise<number>;
+  pcReplaceRecord(...args: (string | number)[]): Promise<number>;
 }
+
+/** Compare-and-set of one record: KEYS[1] the record, ARGV[1] the JSON expected there, ARGV[2] the new JSON. */
+const REPLACE_RECORD = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`;
 
 /** Failure counters are kept this long after the last failure (garbage collection only). */
 const FAILURE_TTL_MS = 30 * 86_400_000;
@@ -85,6 +93,7 @@ function defineScripts(client: Client): Client & Scripts {
   define("pcDeleteUserSessions", 1, DELETE_USER_SESSIONS);
   define("pcRecordFailure", 2, RECORD_FAILURE);
   define("pcCountWindow", 1, COUNT_WINDOW);
+  define("pcReplaceRecord", 1, REPLACE_RECORD);
   return client as Client & Scripts;
 }
 
@@ -337,6 +346,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
         if (remove.length > 0) tx.del(...remove.map((id) => k.record(kind, id))).srem(k.recordIndex(kind), ...remove);
         await tx.exec();
       }),
+
+    replaceRecord: (kind, id, expected, value) =>
+      run(async () => (await client.pcReplaceRecord(k.record(kind, id), JSON.stringify(expected), JSON.stringify(value))) === 1),
 
     listRecords: <T>(kind: string) =>
       run(async () => {
