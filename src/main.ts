@@ -223,7 +223,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const liveSite = new LiveSite({ store, base: config.site, clock, log });
   await liveSite.load();
   const siteNow = () => liveSite.current();
-  const accounts = new Accounts(store, clock);
+  const accounts = await Accounts.start(store, clock, log);
   const guest = new GuestPrincipal({ accounts, clock, site: siteNow, log });
   if (options.adminPassword !== false) {
     await ensureAdmin(accounts, log, options.adminPassword, options.print ?? ((line) => console.error(line)));

@@ -156,12 +156,9 @@ export class LoginService {
       u.lastLoginAt = now;
     }, true);
     // A legacy or weaker hash is replaced now that the password is known (SPEC §6.3), unless the
-    // account must pick a new password anyway.
+    // account must pick a new password anyway; never over a password changed meanwhile.
     if (mustChange === null && needsRehash(account.passwordHash) && !(site.requireSaltedPasswords && isUnsalted(account.passwordHash))) {
-      const hash = await hashPassword(password);
-      await this.o.accounts.update(user, (u) => {
-        u.passwordHash = hash;
-      }, true);
+      await this.o.accounts.replaceVerifiedHash(user, account.passwordHash, await hashPassword(password));
     }
     return { ok: true, principal: { user, roles: account.roles, email: account.email, provider: "local" }, mustChange };
   }

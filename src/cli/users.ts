@@ -163,7 +163,7 @@ export function registerUsers(program: Command): void {
       });
     }));
 
-  cfg(users.command("import <file>").description("import accounts from JSON or CSV; legacy OMERO/XNAT hashes are accepted and replaced at the next login"))
+  cfg(users.command("import <file>").description("import accounts from JSON or CSV; legacy OMERO/XNAT hashes are stored wrapped in argon2id and replaced at the next login"))
     .action(action(async (file: string, opts: { config?: string }) => {
       const rows = parseImport(fs.readFileSync(file, "utf8"), file);
       await withAccounts(opts.config, async (accounts) => {

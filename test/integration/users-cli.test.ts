@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { verifyPassword } from "../../src/auth/passwords/hash.js";
+import { schemeOf, verifyPassword } from "../../src/auth/passwords/hash.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";
 import { sessionTag, type Store } from "../../src/store/store.js";
 import { type CliResult, runCli, tempDir } from "../helpers/cli.js";
@@ -241,7 +241,7 @@ describe("users import", () => {
   const salt = "s4lt";
   const xnatSalted = `${createHash("sha256").update(`${saltedPw}{${salt}}`, "utf8").digest("hex")}{${salt}}`;
 
-  it("imports OMERO and XNAT hashes from CSV as they are, and skips, naming them, rows with an unknown hash or no password", async () => {
+  it("imports OMERO and XNAT hashes from CSV wrapped in argon2id, never bare, and skips, naming them, rows with an unknown hash or no password", async () => {
     const file = path.join(g.dir, "users.csv");
     fs.writeFileSync(
       file,
@@ -263,12 +263,15 @@ describe("users import", () => {
     assert.doesNotMatch(r.stderr, /row [123] /);
 
     const o = g.user("omero1")!;
-    assert.equal(o.passwordHash, omero);
+    assert.equal(schemeOf(o.passwordHash), "argon2id-omero-md5", o.passwordHash);
+    const storeText = fs.readFileSync(g.storeFile, "utf8");
+    for (const digest of [omero, xnat, xnatSalted.slice(0, 64)]) assert.ok(!storeText.includes(digest), `the bare digest ${digest} is in store.json`);
     assert.deepEqual(o.roles, ["user", "scientists"]);
     assert.equal(o.email, "o@x.org");
     assert.equal(await verifyPassword(o.passwordHash, omeroPw), true);
     const x = g.user("xnat1")!;
-    assert.equal(x.passwordHash, xnat);
+    assert.equal(schemeOf(x.passwordHash), "argon2id-xnat-sha256", x.passwordHash);
+    assert.equal(schemeOf(g.user("xnat2")!.passwordHash), "argon2id-xnat-sha256-salted");
     assert.deepEqual(x.roles, ["user"]);
     assert.equal(await verifyPassword(x.passwordHash, xnatPw), true);
     assert.equal(await verifyPassword(g.user("xnat2")!.passwordHash, saltedPw), true);
@@ -276,7 +279,7 @@ describe("users import", () => {
     assert.equal(g.user("nopass"), undefined);
   });
 
-  it("imports from JSON: a plain password is stored as argon2id, legacy hashes as they are; bad rows are skipped by number", async () => {
+  it("imports from JSON: a plain password is stored as argon2id, legacy hashes wrapped in argon2id; bad rows are skipped by number", async () => {
     const file = path.join(g.dir, "users.json");
     const plainPw = "plain-import-password";
     fs.writeFileSync(
@@ -359,9 +362,9 @@ describe("users import", () => {
 
   it("lists the imported accounts with the scheme of their hash", () => {
     const r = g.cli(["users", "list"]);
-    assert.equal(listedUser(r, "omero1").hash, "omero-md5");
-    assert.equal(listedUser(r, "xnat1").hash, "xnat-sha256");
-    assert.equal(listedUser(r, "xnat2").hash, "xnat-sha256-salted");
+    assert.equal(listedUser(r, "omero1").hash, "argon2id-omero-md5");
+    assert.equal(listedUser(r, "xnat1").hash, "argon2id-xnat-sha256");
+    assert.equal(listedUser(r, "xnat2").hash, "argon2id-xnat-sha256-salted");
     assert.equal(listedUser(r, "plain1").hash, "argon2id");
     assert.equal(tableRows(r.stdout).length, 9);
   });

@@ -1,8 +1,9 @@
 /** Local accounts: their store records and the operations the CLI and the admin routes share. */
 import type { Clock } from "../../clock.js";
+import type { Logger } from "../../log/logger.js";
 import type { Store } from "../../store/store.js";
 import { endUserSessions } from "../../sessions/end-user-sessions.js";
-import { hashPassword } from "../passwords/hash.js";
+import { hashPassword, isBareLegacy, wrapLegacy } from "../passwords/hash.js";
 
 export interface PasswordHistoryEntry {
   hash: string;
@@ -14,7 +15,7 @@ export interface UserRecord {
   roles: string[];
   email?: string;
   enabled: boolean;
-  /** PHC argon2id string, or a legacy hash waiting to be replaced at the next login. */
+  /** PHC argon2id string, or a legacy digest wrapped in argon2id (hash.ts), replaced at the next login. */
   passwordHash: string;
   passwordChangedAt: number;
   lastLoginAt: number | null;
@@ -39,10 +40,59 @@ export class AccountError extends Error {
 }
 
 export class Accounts {
+  /** Resolves with the number of accounts whose legacy hashes were wrapped at this start (Accounts.start). */
+  legacyWrapping: Promise<number> = Promise.resolve(0);
+
   constructor(private readonly store: Store, private readonly clock: Clock) {}
+
+  /**
+   * The accounts of a gateway process: in the background, bare legacy digests still in the store
+   * are wrapped (SPEC §6.3).
+   */
+  static async start(store: Store, clock: Clock, log: Logger): Promise<Accounts> {
+    const accounts = new Accounts(store, clock);
+    const users = await accounts.list();
+    accounts.legacyWrapping = accounts.wrapLegacyHashes(users).then(
+      (wrapped) => {
+        if (wrapped > 0) log.info({ accounts: wrapped }, "legacy password hashes wrapped in argon2id");
+        return wrapped;
+      },
+      (err: Error) => {
+        log.warn({ err: err.message }, "wrapping legacy password hashes stopped; the next start goes on with it");
+        return 0;
+      },
+    );
+    return accounts;
+  }
 
   get(name: string): Promise<UserRecord | null> {
     return this.store.getRecord<UserRecord>(KIND, name);
+  }
+
+  /**
+   * Wraps the bare legacy digests of these accounts (current hash and history) in argon2id. Each
+   * record is read again and written by compare-and-set, so a login, a password change or another
+   * process wrapping the same account meanwhile is never overwritten; the accounts are taken in a
+   * random order, so that processes starting together mostly share the work instead of repeating it.
+   * One hash at a time: logins keep their turn in the argon2 queue.
+   */
+  private async wrapLegacyHashes(users: readonly UserRecord[]): Promise<number> {
+    const hasBare = (u: UserRecord) => isBareLegacy(u.passwordHash) || u.history.some((h) => isBareLegacy(h.hash));
+    const order = users.filter(hasBare).map((u) => ({ name: u.name, at: Math.random() }));
+    let wrapped = 0;
+    for (const { name } of order.sort((a, b) => a.at - b.at)) {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const current = await this.get(name);
+        if (!current || !hasBare(current)) break;
+        const next: UserRecord = { ...current, passwordHash: await wrapLegacy(current.passwordHash), history: [] };
+        for (const entry of current.history) next.history.push({ ...entry, hash: await wrapLegacy(entry.hash) });
+        if (await this.store.replaceRecord(KIND, name, current, next)) {
+          wrapped++;
+          break;
+        }
+      }
+    }
+    return wrapped;
   }
 
   list(): Promise<UserRecord[]> {
@@ -55,7 +105,8 @@ export class Accounts {
     }
     if (await this.get(input.name)) throw new AccountError("ERR_USER_EXISTS", `user ${input.name} already exists`);
     const now = this.clock.now();
-    const hash = input.passwordHash ?? (await hashPassword(input.password ?? ""));
+    // A legacy digest is stored wrapped in argon2id, never bare (SPEC §6.3).
+    const hash = input.passwordHash === undefined ? await hashPassword(input.password ?? "") : await wrapLegacy(input.passwordHash);
     const user: UserRecord = {
       name: input.name,
       roles: input.roles ?? [],
@@ -98,6 +149,17 @@ export class Accounts {
     });
     await endUserSessions(this.store, name);
     return user;
+  }
+
+  /**
+   * Replaces the hash a login has just verified by a stronger one of the same password (bookkeeping:
+   * no version move, no history entry), unless the record changed meanwhile: a new password set on
+   * another process must not be overwritten by a rehash of the old one. Whether it was replaced.
+   */
+  async replaceVerifiedHash(name: string, verified: string, hash: string): Promise<boolean> {
+    const user = await this.get(name);
+    if (!user || user.passwordHash !== verified) return false;
+    return this.store.replaceRecord(KIND, name, user, { ...user, passwordHash: hash });
   }
 
   /** Enables or disables an account; disabling also ends its sessions on every process. */

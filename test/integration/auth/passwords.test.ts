@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { ManualClock } from "../../../src/clock.js";
+import { schemeOf } from "../../../src/auth/passwords/hash.js";
 import { startTestGateway, type TestGateway, type TestResponse } from "../../helpers/gateway.js";
 import { startTestUpstream, type TestUpstream } from "../../helpers/upstream.js";
 import { DAY, audits, formLogin, login, tryLogin } from "../../helpers/auth.js";
@@ -35,23 +36,26 @@ describe("legacy password hashes", () => {
     await upstream.close();
   });
 
-  const cases: [string, string, string][] = [
-    ["an OMERO base64(md5) hash", "omero1", omeroHash("omero-secret-1")],
-    ["an OMERO hash with its omero-md5: prefix", "omero2", `omero-md5:${omeroHash("omero-secret-2")}`],
-    ["an XNAT hex sha256 hash", "xnat1", xnatHash("xnat-secret-1")],
-    ["an XNAT sha256 hash with its xnat-sha256: prefix", "xnat2", `xnat-sha256:${xnatHash("xnat-secret-2")}`],
-    ["an XNAT salted sha256 hash", "xnat3", xnatSalted("xnat-secret-3", "NaCl42")],
+  const cases: [string, string, string, string][] = [
+    ["an OMERO base64(md5) hash", "omero1", omeroHash("omero-secret-1"), "argon2id-omero-md5"],
+    ["an OMERO hash with its omero-md5: prefix", "omero2", `omero-md5:${omeroHash("omero-secret-2")}`, "argon2id-omero-md5"],
+    ["an XNAT hex sha256 hash", "xnat1", xnatHash("xnat-secret-1"), "argon2id-xnat-sha256"],
+    ["an XNAT sha256 hash with its xnat-sha256: prefix", "xnat2", `xnat-sha256:${xnatHash("xnat-secret-2")}`, "argon2id-xnat-sha256"],
+    ["an XNAT salted sha256 hash", "xnat3", xnatSalted("xnat-secret-3", "NaCl42"), "argon2id-xnat-sha256-salted"],
   ];
   const passwords: Record<string, string> = { omero1: "omero-secret-1", omero2: "omero-secret-2", xnat1: "xnat-secret-1", xnat2: "xnat-secret-2", xnat3: "xnat-secret-3" };
 
-  for (const [what, name, hash] of cases) {
-    it(`logs in with ${what} and replaces it by an argon2id hash after the first successful login`, async () => {
+  for (const [what, name, hash, wrapped] of cases) {
+    it(`stores ${what} wrapped in argon2id, logs in with it and replaces it by a plain argon2id hash after the first successful login`, async () => {
       await gw.gateway.accounts.add({ name, passwordHash: hash, roles: ["user"] });
-      assert.equal((await tryLogin(gw, name, `${passwords[name]}x`)).res.status, 401, "a wrong password matched the legacy hash");
-      assert.equal((await gw.gateway.accounts.get(name))!.passwordHash, hash, "a failed login replaced the hash");
-      await login(gw, name, passwords[name]!);
       const stored = (await gw.gateway.accounts.get(name))!.passwordHash;
-      assert.ok(stored.startsWith("$argon2id$"), `the hash was not replaced: ${stored}`);
+      assert.equal(schemeOf(stored), wrapped, stored);
+      assert.ok(!stored.includes(hash.replace(/^[a-z0-9-]+:/, "").replace(/\{.*\}$/, "")), "the bare legacy digest is in the store");
+      assert.equal((await tryLogin(gw, name, `${passwords[name]}x`)).res.status, 401, "a wrong password matched the legacy hash");
+      assert.equal((await gw.gateway.accounts.get(name))!.passwordHash, stored, "a failed login replaced the hash");
+      await login(gw, name, passwords[name]!);
+      const replaced = (await gw.gateway.accounts.get(name))!.passwordHash;
+      assert.ok(replaced.startsWith("$argon2id$"), `the hash was not replaced: ${replaced}`);
       await login(gw, name, passwords[name]!);
       assert.equal((await tryLogin(gw, name, "wrong-password")).res.status, 401);
     });
