@@ -24,7 +24,7 @@ export type FailureReason =
   | "empty-password"
   | "unknown-provider"
   | "ambiguous-user"
-  /** A directory login whose (lower-cased) name is a local account's. */
+  /** A directory login whose name, folded (nameKey), is a local account's. */
   | "local-name"
   | "directory-unavailable";
 
@@ -182,8 +182,9 @@ export class LoginService {
       await verifyDummy(password);
       return fail("unknown-user", false);
     }
-    // The session would carry a local account's name (and everything granted to that name).
-    if (await this.o.accounts.get(user)) {
+    // The session would carry a local account's name (and everything granted to that name) in a
+    // spelling that applications comparing names without regard to case or accents take for it.
+    if (await this.o.accounts.holderOf(user)) {
       await verifyDummy(password);
       this.o.log.warn({ user }, "a directory login for the name of a local account was refused; rename one of them");
       return fail("local-name", true);

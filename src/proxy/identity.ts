@@ -1,14 +1,24 @@
-/** Identity headers for the upstream (SPEC §3 `identity.headers`), written after client copies were removed. */
+/**
+ * Identity headers for the upstream (SPEC §3 `identity.headers`), written after client copies were removed.
+ *
+ * Header values must be visible ASCII: anything else (an accented e-mail address, a group named in
+ * another script) is percent-encoded as UTF-8, which upstreams decode with one standard call
+ * (`decodeURIComponent`, Python's `urllib.parse.unquote`). A value holding `%` is encoded too
+ * (issue #15), so that decoding always gives back exactly the value: otherwise a directory entry
+ * `uid=%61dmin` reached the upstream as `X-Remote-User: %61dmin`, which decodes to the local `admin`,
+ * and `jos%c3%a9` met `josé` the same way. Such names are encoded rather than refused at login, since
+ * they are the directory's to allow; what is sent is one-to-one: a value without `%` is the value
+ * itself, and a value with `%` is always an encoding, never a literal. (Case is the other way two
+ * names meet upstream: a directory login whose folded name is a local account's is refused, see
+ * `Accounts.holderOf`.)
+ */
 import type { Config } from "../config/schema.js";
 import type { Stage } from "../pipeline/stage.js";
 import type { Principal } from "../sessions/session-service.js";
 
-/**
- * Header values must be visible ASCII: anything else (an accented e-mail address, a group named in
- * another script) is percent-encoded as UTF-8, which upstreams decode with one standard call.
- */
+/** A header value that decodes back to `value`: as it is when visible ASCII without `%`, else percent-encoded. */
 export function headerSafe(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+  return /^[\x20-\x24\x26-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
 export function identityHeaders(names: Config["identity"]["headers"]): Stage {

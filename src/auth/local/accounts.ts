@@ -28,6 +28,22 @@ export interface UserRecord {
 }
 
 const KIND = "user";
+/**
+ * Which local account holds a folded name (nameKey → `{ name }`), so that one holding `JSmith`
+ * reserves `jsmith` without a scan of every account.
+ */
+const NAME_KIND = "user-name";
+
+/**
+ * A name as case- and accent-blind comparisons see it: compatibility forms and accents dropped, then
+ * upper- and lower-cased, so that `JSmith`, `jsmith`, `ｊｓｍｉｔｈ`, `jſmith`, `admın` (dotless ı)
+ * and `Jösmith`/`josmith` meet. Applications behind the gateway compare names that way (Java's
+ * `equalsIgnoreCase`, MySQL's default collations), so a directory user must not get a local
+ * account's name in any of these spellings.
+ */
+export function nameKey(name: string): string {
+  return name.normalize("NFKD").replace(/\p{M}/gu, "").toUpperCase().toLowerCase();
+}
 
 /** User names: what XNAT and OMERO accept, and nothing that could confuse a header, a path or a filter. */
 export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -46,12 +62,14 @@ export class Accounts {
   constructor(private readonly store: Store, private readonly clock: Clock) {}
 
   /**
-   * The accounts of a gateway process: in the background, bare legacy digests still in the store
-   * are wrapped (SPEC §6.3).
+   * The accounts of a gateway process. Before it serves, every account's name is reserved (accounts
+   * made before names were); then, in the background, bare legacy digests still in the store are
+   * wrapped (SPEC §6.3).
    */
   static async start(store: Store, clock: Clock, log: Logger): Promise<Accounts> {
     const accounts = new Accounts(store, clock);
     const users = await accounts.list();
+    await accounts.reserveNames(users);
     accounts.legacyWrapping = accounts.wrapLegacyHashes(users).then(
       (wrapped) => {
         if (wrapped > 0) log.info({ accounts: wrapped }, "legacy password hashes wrapped in argon2id");
@@ -67,6 +85,33 @@ export class Accounts {
 
   get(name: string): Promise<UserRecord | null> {
     return this.store.getRecord<UserRecord>(KIND, name);
+  }
+
+  /**
+   * The local account that holds `name` in any spelling nameKey folds together (`JSmith` for
+   * `jsmith`), or null. A local account owns its name against directory logins (README "LDAP").
+   */
+  async holderOf(name: string): Promise<UserRecord | null> {
+    const exact = await this.get(name);
+    if (exact) return exact;
+    const entry = await this.store.getRecord<{ name: string }>(NAME_KIND, nameKey(name));
+    return entry ? this.get(entry.name) : null;
+  }
+
+  /** Writes the name entries that are missing or name an account that is gone (idempotent). */
+  private async reserveNames(users: readonly UserRecord[]): Promise<void> {
+    const entries = new Map((await this.store.listRecords<{ name: string }>(NAME_KIND)).map((e) => [nameKey(e.name), e.name]));
+    const names = new Set(users.map((u) => u.name));
+    const missing: [string, { name: string }][] = [];
+    for (const user of users) {
+      const key = nameKey(user.name);
+      const held = entries.get(key);
+      if (held === undefined || !names.has(held)) {
+        entries.set(key, user.name);
+        missing.push([key, { name: user.name }]);
+      }
+    }
+    if (missing.length > 0) await this.store.writeRecords(NAME_KIND, missing);
   }
 
   /**
@@ -103,7 +148,10 @@ export class Accounts {
     if (!USER_NAME.test(input.name)) {
       throw new AccountError("ERR_USER_NAME", `"${input.name}" is not a valid user name (letters, digits, . _ @ -, at most 64)`);
     }
-    if (await this.get(input.name)) throw new AccountError("ERR_USER_EXISTS", `user ${input.name} already exists`);
+    const holder = await this.holderOf(input.name);
+    if (holder) {
+      throw new AccountError("ERR_USER_EXISTS", holder.name === input.name ? `user ${input.name} already exists` : `user ${holder.name} already exists, and names that differ only in case or accents are one name`);
+    }
     const now = this.clock.now();
     // A legacy digest is stored wrapped in argon2id, never bare (SPEC §6.3).
     const hash = input.passwordHash === undefined ? await hashPassword(input.password ?? "") : await wrapLegacy(input.passwordHash);
@@ -118,6 +166,9 @@ export class Accounts {
       createdAt: now,
       history: [],
     };
+    // The name first: a failure between the two writes leaves a reservation of a name without an
+    // account (which holderOf ignores), never an account whose name is free for a directory user.
+    await this.store.putRecord(NAME_KIND, nameKey(user.name), { name: user.name });
     await this.store.putRecord(KIND, user.name, user);
     return user;
   }
@@ -181,7 +232,17 @@ export class Accounts {
     return user;
   }
 
-  remove(name: string): Promise<boolean> {
-    return this.store.deleteRecord(KIND, name);
+  /** Removes an account and frees its name (unless another account of the same folded name remains). */
+  async remove(name: string): Promise<boolean> {
+    const removed = await this.store.deleteRecord(KIND, name);
+    const key = nameKey(name);
+    const entry = await this.store.getRecord<{ name: string }>(NAME_KIND, key);
+    if (entry?.name === name) {
+      // Two accounts of one folded name can exist only from before names were reserved.
+      const other = (await this.list()).find((u) => nameKey(u.name) === key);
+      if (other) await this.store.putRecord(NAME_KIND, key, { name: other.name });
+      else await this.store.deleteRecord(NAME_KIND, key);
+    }
+    return removed;
   }
 }
