@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { systemClock } from "../clock.js";
 import { ConfigError, SiteConfigError } from "../errors.js";
 import { DEFAULT_CONFIG_PATH, effectivePortsOf } from "../config/load.js";
-import { formatKey, setValue } from "../config/edit.js";
+import { formatKey, MASK, setValue } from "../config/edit.js";
 import { LiveSite } from "../config/live-site.js";
 import type { SiteKey } from "../config/schema.js";
 import { createLogger } from "../log/logger.js";
@@ -50,10 +50,14 @@ export function registerConfig(program: Command): void {
     .command("get <key>")
     .description("print a key's value from the file, environment and defaults (site.* values changed over REST: config overrides)")
     .option("-c, --config <file>", "configuration file")
-    .action((key: string, opts: { config?: string }) => {
+    .option("--show-secrets", "print passwords and keys instead of masking them")
+    .action((key: string, opts: { config?: string; showSecrets?: boolean }) => {
       const { config: loaded } = loadConfigOrExit(opts.config);
       try {
-        console.log(formatKey(loaded, key));
+        const { text, masked } = formatKey(loaded, key, { showSecrets: opts.showSecrets === true });
+        console.log(text);
+        // Said on stderr, so that stdout stays the value alone.
+        if (masked) console.error(`(secrets shown as ${MASK}; --show-secrets prints them)`);
         // The value is the key's own; the port listened on is the prefix's too (stderr keeps stdout scriptable).
         const listened = effectivePortsOf(loaded);
         const kind = key === "ports.secure" ? "secure" : key === "ports.insecure" ? "insecure" : null;

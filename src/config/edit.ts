@@ -94,6 +94,53 @@ export function getValue(config: unknown, key: string): unknown {
   return keyPath(key).reduce<unknown>((node, k) => (node && typeof node === "object" ? (node as Record<string, unknown>)[k] : undefined), config);
 }
 
+/** What `config get` prints in place of a secret (without --show-secrets). */
+export const MASK = "********";
+
+/**
+ * Keys whose whole value is a secret. Besides these, any key named like a password or a secret is
+ * masked (a key added later is covered without a change here), and so is the password part of any
+ * URL (`store.redis`, `mail.smtp`).
+ */
+const SECRET_KEYS = new Set(["tls.keyStorePassword", "security.trustStorePassword", "security.keyStorePassword", "ldap.bindPassword", "identity.keyEncryptionKey", "upstream.xnat.password"]);
+
+function isSecretKey(segments: readonly string[]): boolean {
+  return SECRET_KEYS.has(segments.join(".")) || /(password|secret|keyEncryptionKey)$/i.test(segments[segments.length - 1] ?? "");
+}
+
+/** A URL's text with its password (if any) replaced by MASK; anything that is not a URL as it is. */
+function urlWithoutPassword(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (url.password === "") return text;
+  const marker = "portcullis-masked-password";
+  url.password = marker;
+  return url.href.replace(marker, MASK);
+}
+
+/** `value` (in file notation, under the key `segments`) with every secret masked; `masked` is told when one was. */
+function maskSecrets(value: unknown, segments: readonly string[], masked: () => void): unknown {
+  if (value === undefined || value === null) return value;
+  if (isSecretKey(segments)) {
+    masked();
+    return MASK;
+  }
+  if (typeof value === "string" || isUrlValue(value)) {
+    const text = typeof value === "string" ? value : value.href;
+    const shown = /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(text) ? urlWithoutPassword(text) : text;
+    if (shown === text) return value;
+    masked();
+    return shown;
+  }
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, segments, masked));
+  if (typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, [...segments, k], masked)]));
+  return value;
+}
+
 /** A parsed value in the notation of the file ("60 seconds", not 60000), for the fields that parse it into something else. */
 function inFileNotation(value: unknown, schema: z.ZodType | null): unknown {
   if (schema === null || value === undefined || value === null) return value;
@@ -109,11 +156,12 @@ function inFileNotation(value: unknown, schema: z.ZodType | null): unknown {
       return `${h.host.includes(":") ? `[${h.host}]` : h.host}:${h.port}`;
     }
     case "redis": {
-      // The URL, or the Sentinel/Cluster map without its password.
+      // The URL, or the Sentinel/Cluster map (its password, if any, is masked by the caller).
       const r = value as RedisTarget;
       if (r.kind === "url") return r.url;
       const nodes = (list: { host: string; port: number }[]) => list.map((n) => `${n.host}:${n.port}`);
-      return r.kind === "sentinel" ? { sentinels: nodes(r.sentinels), name: r.name } : { cluster: nodes(r.nodes) };
+      const password = r.password === undefined ? {} : { password: r.password };
+      return r.kind === "sentinel" ? { sentinels: nodes(r.sentinels), name: r.name, ...password } : { cluster: nodes(r.nodes), ...password };
     }
   }
   if (typeof value !== "object" || Array.isArray(value) || isUrlValue(value)) return value;
@@ -122,9 +170,16 @@ function inFileNotation(value: unknown, schema: z.ZodType | null): unknown {
   return out;
 }
 
-/** A key's effective value, printed as `config get` shows it: in the file's notation. */
-export function formatKey(config: unknown, key: string): string {
-  return formatValue(inFileNotation(getValue(config, key), schemaAt(configSchema, keyPath(key))));
+/**
+ * A key's effective value, printed as `config get` shows it: in the file's notation, with secrets
+ * (passwords, keys, the password part of URLs) masked unless `showSecrets`. `masked` says whether any was.
+ */
+export function formatKey(config: unknown, key: string, options: { showSecrets?: boolean } = {}): { text: string; masked: boolean } {
+  const segments = keyPath(key);
+  const value = inFileNotation(getValue(config, key), schemaAt(configSchema, segments));
+  let masked = false;
+  const shown = options.showSecrets ? value : maskSecrets(value, segments, () => (masked = true));
+  return { text: formatValue(shown), masked };
 }
 
 /** Formats a value for printing: scalars as they are, URLs as text, structures as YAML. */

@@ -59,7 +59,8 @@ export function validate(raw: Tree, env: NodeJS.ProcessEnv = {}, cwd = process.c
   const tree = keyTree(configSchema);
   const merged = structuredClone(raw);
   applyEnvOverrides(merged, env, tree, issues);
-  const substituted = substitute(merged, env, cwd, [], issues) as Tree;
+  const substitutions: Substitution[] = [];
+  const substituted = substitute(merged, env, cwd, [], issues, substitutions) as Tree;
   alignSecurityChannel(substituted);
   const result = configSchema.safeParse(substituted);
   if (result.success) {
@@ -74,7 +75,7 @@ export function validate(raw: Tree, env: NodeJS.ProcessEnv = {}, cwd = process.c
       issues.push(...crossFieldIssues(rest.data).filter((i) => !reported.has(i.path)));
     }
   }
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (issues.length > 0) throw new ConfigError(issues.map((issue) => withoutSubstitutedText(issue, substitutions)));
   return deepFreeze(result.data!);
 }
 
@@ -201,31 +202,88 @@ function resolveEnvName(tokens: string[], tree: KeyTree): string[] | null {
 
 const REFERENCE = /\$\{(env|file):([^}]+)\}/g;
 
+/** A string value that had `${env:}` / `${file:}` references replaced: what was written and what was read. */
+interface Substitution {
+  /** The value as written, references and all ("redis://:${env:REDIS_PASSWORD}@redis:6379"). */
+  written: string;
+  /** The value after substitution. */
+  value: string;
+  /** The references, one per piece (`${file:/run/secrets/x}`). */
+  references: string[];
+  /** What each reference was replaced with. */
+  pieces: string[];
+}
+
 /** Replaces `${env:NAME}` and `${file:path}` in every string value, so secrets can stay out of the file. */
-function substitute(value: unknown, env: NodeJS.ProcessEnv, cwd: string, at: (string | number)[], issues: ConfigIssue[]): unknown {
+function substitute(value: unknown, env: NodeJS.ProcessEnv, cwd: string, at: (string | number)[], issues: ConfigIssue[], done: Substitution[]): unknown {
   if (typeof value === "string") {
-    return value.replace(REFERENCE, (whole, kind: string, ref: string) => {
+    const references: string[] = [];
+    const pieces: string[] = [];
+    const result = value.replace(REFERENCE, (whole, kind: string, ref: string) => {
       if (kind === "env") {
         const v = env[ref];
         if (v === undefined) {
           issues.push({ path: formatPath(at), message: `${whole} is not set; export ${ref} or write the value in the file` });
           return "";
         }
+        references.push(whole);
+        pieces.push(v);
         return v;
       }
       try {
-        return fs.readFileSync(path.resolve(cwd, ref), "utf8").replace(/\r?\n$/, "");
+        const content = fs.readFileSync(path.resolve(cwd, ref), "utf8").replace(/\r?\n$/, "");
+        references.push(whole);
+        pieces.push(content);
+        return content;
       } catch (err) {
         issues.push({ path: formatPath(at), message: `${whole} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path` });
         return "";
       }
     });
+    if (references.length > 0) done.push({ written: value, value: result, references, pieces });
+    return result;
   }
-  if (Array.isArray(value)) return value.map((v, i) => substitute(v, env, cwd, [...at, i], issues));
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, env, cwd, [...at, i], issues, done));
   if (value && typeof value === "object" && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, env, cwd, [...at, k], issues)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, env, cwd, [...at, k], issues, done)]));
   }
   return value;
+}
+
+/**
+ * Pieces shorter than this are hidden only where the whole value is quoted: a two-character piece
+ * found anywhere in a sentence would mostly be a coincidence ("from 1 to 65535"), and is no secret.
+ */
+const HIDDEN_PIECE_MIN = 4;
+
+/**
+ * A problem's message without any text that came from `${env:}` or `${file:}`: those hold secrets
+ * (`${file:/run/secrets/ldap}`), and a value that fails validation is otherwise quoted in full
+ * (`site.sessionTimeout: "${file:/etc/shadow}"` would print the file). The reference is named instead.
+ * Validators quote values in their own ways (JSON, inside a RegExp error, bare), so after the quoted
+ * whole value, every long enough piece read is hidden wherever it still appears, in any message.
+ */
+function withoutSubstitutedText(issue: ConfigIssue, substitutions: readonly Substitution[]): ConfigIssue {
+  let message = issue.message;
+  const names: string[] = [];
+  // Placeholders first, names last: a name may itself contain a piece (a file holding its own path).
+  const hide = (text: string, name: string) => {
+    if (text === "" || !message.includes(text)) return;
+    message = message.split(text).join(`\u0000${names.length}\u0000`);
+    names.push(name);
+  };
+  for (const s of substitutions) {
+    const name = s.written === s.references[0] ? `the value read from ${s.references[0]}` : `the value made from ${JSON.stringify(s.written)}`;
+    hide(JSON.stringify(s.value), name);
+    s.pieces.forEach((piece, i) => {
+      if (piece.length < HIDDEN_PIECE_MIN) return;
+      hide(piece, s.references[i]!);
+      hide(JSON.stringify(piece).slice(1, -1), s.references[i]!);
+      for (const line of piece.split(/\r?\n/)) if (line.trim().length >= HIDDEN_PIECE_MIN) hide(line, s.references[i]!);
+    });
+  }
+  if (names.length === 0) return issue;
+  return { path: issue.path, message: message.replace(/\u0000(\d+)\u0000/g, (_m, n: string) => names[Number(n)]!) };
 }
 
 /**

@@ -152,10 +152,10 @@ describe("portcullis config get", () => {
     assert.equal(limits.maxHeaderSize, 16384);
   });
 
-  it("prints store.redis inside its section as the file writes it, without the Sentinel password", () => {
+  it("prints store.redis inside its section as the file writes it, with the Sentinel password masked", () => {
     const r = cli(["config", "get", "store"], { env: { PORTCULLIS_STORE_REDIS: '{sentinels: ["s1:26379", "s2:26379"], name: main, password: hunter2}' } });
     assert.equal(r.status, 0, show(r));
-    assert.deepEqual((YAML.parse(r.stdout) as { redis: unknown }).redis, { sentinels: ["s1:26379", "s2:26379"], name: "main" });
+    assert.deepEqual((YAML.parse(r.stdout) as { redis: unknown }).redis, { sentinels: ["s1:26379", "s2:26379"], name: "main", password: "********" });
     assert.doesNotMatch(r.stdout, /hunter2/);
   });
 
@@ -183,6 +183,90 @@ describe("portcullis config get", () => {
     assert.equal(r.status, 2, show(r));
     assert.match(r.stderr, /ports\.securr: is not a known key; did you mean "secure"/);
     assert.equal(r.stdout, "");
+  });
+});
+
+describe("secrets on the command line", () => {
+  const SECRET = "root:$6$saltsalt$Hash0fTheRootPassw0rd:19700:0:99999:7:::";
+  /** A directory with a secret file and a config that reads an interval from it. */
+  function withSecretFile(config = "site:\n  sessionTimeout: ${file:secret.txt}\n"): string {
+    const dir = fresh();
+    fs.writeFileSync(path.join(dir, "secret.txt"), `${SECRET}\ndaemon:*:19700:0:99999:7:::\n`);
+    fs.writeFileSync(path.join(dir, "portcullis.yaml"), config);
+    return dir;
+  }
+  const leaks = (r: CliResult) => /Hash0fTheRootPassw0rd|daemon:\*/.test(r.stdout + r.stderr);
+
+  it("config validate names ${file:secret.txt} and never prints the file's content", () => {
+    const r = cli(["config", "validate", "-c", "portcullis.yaml"], { cwd: withSecretFile() });
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /site\.sessionTimeout: .*the value read from \$\{file:secret\.txt\}/, show(r));
+    assert.equal(leaks(r), false, show(r));
+  });
+
+  it("config validate names ${env:NAME} and never prints the variable's value", () => {
+    const r = cli(["config", "validate", "-c", "portcullis.yaml"], { cwd: withSecretFile("ldap:\n  url: ${env:LDAP_URL}\n"), env: { LDAP_URL: "ldaps//svc:Hash0fTheRootPassw0rd@ldap" } });
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /ldap\.url: .*\$\{env:LDAP_URL\}/, show(r));
+    assert.equal(leaks(r), false, show(r));
+  });
+
+  it("serve refuses such a config without printing the file's content", async () => {
+    const child = spawnCli(["serve", "-c", "portcullis.yaml"], { cwd: withSecretFile() });
+    const ended = await waitForExit(child, 20_000);
+    const output = child.output();
+    assert.equal(ended.killed, false, `still running after 20 s\n${output.stderr}`);
+    assert.notEqual(ended.code, 0);
+    assert.match(output.stderr, /\$\{file:secret\.txt\}/, output.stderr);
+    assert.equal(leaks({ status: ended.code, signal: null, ...output }), false, output.stderr);
+  });
+
+  it("config set refuses a ${file:} value that does not validate without printing the content, and writes nothing", () => {
+    const dir = withSecretFile("site:\n  sessionTimeout: 15 minutes\n");
+    const r = cli(["config", "set", "site.sessionTimeout", "${file:secret.txt}", "-c", "portcullis.yaml"], { cwd: dir });
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /the value read from \$\{file:secret\.txt\}/, show(r));
+    assert.equal(leaks(r), false, show(r));
+    assert.equal(fs.readFileSync(path.join(dir, "portcullis.yaml"), "utf8"), "site:\n  sessionTimeout: 15 minutes\n");
+  });
+
+  it("config get masks passwords, keys and the password part of URLs, for one key and for a section; --show-secrets prints them", () => {
+    const dir = withSecretFile(
+      "tls:\n  keyStore: server.p12\n  keyStorePassword: ks-Secret-1\n" +
+        "security:\n  trustStore: trust.jks\n  trustStorePassword: ts-Secret-2\n" +
+        "ldap:\n  url: ldaps://ldap:636\n  userBase: dc=example\n  bindDn: cn=svc\n  bindPassword: ${file:secret.txt}\n" +
+        "store:\n  redis: redis://:rd-Secret-3@cache:6379/0\n" +
+        "mail:\n  smtp: smtp://mailer:sm-Secret-4@mail.example.org:587\n",
+    );
+    const get = (key: string, ...extra: string[]) => cli(["config", "get", key, "-c", "portcullis.yaml", ...extra], { cwd: dir });
+    const secrets = /ks-Secret-1|ts-Secret-2|Hash0fTheRootPassw0rd|rd-Secret-3|sm-Secret-4/;
+    const expected: Record<string, string> = {
+      "tls.keyStorePassword": "********",
+      "security.trustStorePassword": "********",
+      "ldap.bindPassword": "********",
+      "store.redis": "redis://:********@cache:6379/0",
+      "mail.smtp": "smtp://mailer:********@mail.example.org:587",
+    };
+    for (const [key, shown] of Object.entries(expected)) {
+      const r = get(key);
+      assert.equal(r.status, 0, show(r));
+      assert.equal(r.stdout.trim(), shown, key);
+      assert.match(r.stderr, /--show-secrets/, key);
+    }
+    for (const section of ["tls", "ldap"]) {
+      const r = get(section);
+      assert.equal(r.status, 0, show(r));
+      assert.doesNotMatch(r.stdout, secrets, section);
+      assert.match(r.stdout, /\*{8}/, section);
+    }
+    assert.equal(get("ldap.bindPassword", "--show-secrets").stdout.split("\n")[0], SECRET);
+    const shownLdap = get("ldap", "--show-secrets");
+    assert.match(shownLdap.stdout, /Hash0fTheRootPassw0rd/);
+    assert.doesNotMatch(shownLdap.stderr, /--show-secrets/);
+    // Nothing secret: nothing masked, nothing said.
+    const plain = get("ldap.bindDn");
+    assert.equal(plain.stdout, "cn=svc\n");
+    assert.equal(plain.stderr, "");
   });
 });
 

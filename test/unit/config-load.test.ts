@@ -626,6 +626,52 @@ describe("validate: ${env:} and ${file:} substitution", () => {
   });
 });
 
+describe("validate: values read through ${env:} and ${file:} stay out of problems", () => {
+  let dir: string;
+  const SHADOW = "root:$6$saltsalt$Hash0fTheRootPassw0rd:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::";
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-unit-secret-"));
+    fs.writeFileSync(path.join(dir, "shadow"), `${SHADOW}\n`);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Every problem's text, checked to hold none of `secrets` (nor a line of one). */
+  function problems(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, secrets: string[]): readonly ConfigIssue[] {
+    const issues = invalid(raw, env, dir);
+    const text = issues.map((i) => `${i.path}: ${i.message}`).join("\n");
+    for (const secret of secrets) for (const part of [secret, ...secret.split("\n")]) assert.ok(!text.includes(part), `"${part}" is printed:\n${text}`);
+    return issues;
+  }
+
+  it('names the file, not its content, when a value read from ${file:} is not valid (site.sessionTimeout: "${file:/etc/shadow}")', () => {
+    const file = path.join(dir, "shadow");
+    const issues = problems({ site: { sessionTimeout: `\${file:${file}}` } }, {}, [SHADOW]);
+    assert.match(issueAt(issues, "site.sessionTimeout").message, new RegExp(`got the value read from \\$\\{file:${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\}$`));
+  });
+
+  it("names the variable when a value read from ${env:} is not valid, also inside a longer value and a list", () => {
+    const env = { TIMEOUT: "hunter2-is-my-password", PW: "hunter3-redis-pw", NET: "10.0.0.0/99-secret", RX: "(unclosed-secret" };
+    const issues = problems(
+      { site: { sessionTimeout: "${env:TIMEOUT}", passwordComplexity: "${env:RX}" }, store: { redis: "redis:/:${env:PW}@cache:6379" }, trustedProxies: ["${env:NET}"] },
+      env,
+      Object.values(env),
+    );
+    assert.match(issueAt(issues, "site.sessionTimeout").message, /the value read from \$\{env:TIMEOUT\}/);
+    assert.match(issueAt(issues, "store.redis").message, /the value made from "redis:\/:\$\{env:PW\}@cache:6379"/);
+    assert.match(issueAt(issues, "trustedProxies[0]").message, /\$\{env:NET\}/);
+    assert.match(issueAt(issues, "site.passwordComplexity").message, /\$\{env:RX\}/);
+  });
+
+  it("hides a secret quoted by a cross-field rule too (ldap.userFilter read from a file)", () => {
+    fs.writeFileSync(path.join(dir, "filter"), "uid=secret-filter-text\n");
+    problems({ ldap: { url: "ldaps://ldap:636", userBase: "dc=x", userFilter: "${file:filter}" } }, {}, ["uid=secret-filter-text"]);
+  });
+
+  it("still quotes values written in the file itself", () => {
+    assert.match(issueAt(invalid({ site: { sessionTimeout: "soon" } }), "site.sessionTimeout").message, /"soon"/);
+  });
+});
+
 describe("formatPath", () => {
   it("joins keys with dots and indexes with brackets", () => {
     assert.equal(formatPath(["access", "rules", 0, "policy"]), "access.rules[0].policy");
