@@ -69,9 +69,10 @@ export function stripClientClaims(headers: http.IncomingHttpHeaders, identityNam
   for (const name of FORWARDING) dropHeader(headers, name);
   for (const name of METHOD_OVERRIDE) dropHeader(headers, name);
   for (const name in headers) {
-    // CGI-style upstreams (WSGI servers behind OMERO.web, PHP) read "X_Remote_User" as X-Remote-User:
-    // like nginx by default, no header with an underscore in its name is passed on.
-    if (name.startsWith("x-forwarded-") || name.includes("_")) dropHeader(headers, name);
+    // CGI-style upstreams (WSGI servers behind OMERO.web, PHP) read "X_Remote_User" as X-Remote-User,
+    // and some frameworks fold "." the same way: like nginx by default, no header with an underscore
+    // or a dot in its name is passed on.
+    if (name.startsWith("x-forwarded-") || name.includes("_") || name.includes(".")) dropHeader(headers, name);
   }
   for (const name of identityNames) dropHeader(headers, name);
   // Node has already answered `Expect: 100-continue`; forwarding it would make the upstream answer again.
