@@ -278,7 +278,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         const credential = parseCookieValue(value);
         if (!credential) return;
         try {
-          if (await sessions.end(credential)) audit(log, "session.ended", { reason: "exposed-in-plaintext" });
+          const user = await sessions.end(credential);
+          if (user !== null) audit(log, "session.ended", { user, reason: "exposed-in-plaintext" });
         } catch (err) {
           log.error({ err: (err as Error).message }, "could not revoke an exposed session");
         }

@@ -1,5 +1,11 @@
-/** `portcullis users …` and `portcullis db password`: local accounts, straight in the configured store. */
+/**
+ * `portcullis users …` and `portcullis db password`: local accounts, straight in the configured store.
+ * Every change is audited (issue #15): the command logs an audit line on standard error with
+ * `by: "cli"` and the operating-system user, and announces it to the gateways sharing the store,
+ * which log it too (src/log/audit-relay.ts).
+ */
 import fs from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
 import { systemClock } from "../clock.js";
 import { compileSite } from "../config/site.js";
@@ -7,17 +13,24 @@ import type { Config } from "../config/schema.js";
 import { Accounts, AccountError, type UserRecord } from "../auth/local/accounts.js";
 import { hashPassword, schemeOf } from "../auth/passwords/hash.js";
 import { checkNewPassword } from "../auth/passwords/policy.js";
-import { createLogger } from "../log/logger.js";
+import { auditFromCli } from "../log/audit-relay.js";
+import { createCliAuditLogger, createLogger, type Logger } from "../log/logger.js";
 import { openStore } from "../store/open-store.js";
 import type { Store } from "../store/store.js";
 import { loadConfigOrExit } from "./load-config.js";
 import { promptNewPassword } from "./prompt.js";
 
-async function withAccounts<T>(configFile: string | undefined, fn: (accounts: Accounts, store: Store, config: Config) => Promise<T>): Promise<T> {
+/** Records an account change: an audit line here and on every gateway that shares the store. */
+type Audit = (event: string, fields: Record<string, unknown>) => Promise<void>;
+
+let auditLog: Logger | undefined;
+
+async function withAccounts<T>(configFile: string | undefined, fn: (accounts: Accounts, store: Store, config: Config, audit: Audit) => Promise<T>): Promise<T> {
   const { config } = loadConfigOrExit(configFile);
   const store = await openStore(config, createLogger({ level: "error" }));
+  const audit: Audit = (event, fields) => auditFromCli(store, (auditLog ??= createCliAuditLogger()), event, fields);
   try {
-    return await fn(new Accounts(store, systemClock), store, config);
+    return await fn(new Accounts(store, systemClock), store, config, audit);
   } finally {
     await store.close();
   }
@@ -104,21 +117,23 @@ export function registerUsers(program: Command): void {
     .option("--roles <list>", "comma-separated roles, e.g. admin", "")
     .option("--email <email>")
     .action(action(async (name: string, opts: { config?: string; roles: string; email?: string }) => {
-      await withAccounts(opts.config, async (accounts, _store, config) => {
+      await withAccounts(opts.config, async (accounts, _store, config, audit) => {
         if (await accounts.get(name)) fail(`user ${name} already exists`);
         const password = await newPassword(config, null);
-        await accounts.add({ name, password, roles: splitRoles(opts.roles, ","), email: opts.email }).catch((e: AccountError) => fail(e.message));
+        const user = await accounts.add({ name, password, roles: splitRoles(opts.roles, ","), email: opts.email }).catch((e: AccountError) => fail(e.message));
+        await audit("account.created", { user: name, roles: user.roles });
         console.log(`created ${name}`);
       });
     }));
 
   cfg(users.command("passwd <name>").description("set a new password; asks for it twice"))
     .action(action(async (name: string, opts: { config?: string }) => {
-      await withAccounts(opts.config, async (accounts, _store, config) => {
+      await withAccounts(opts.config, async (accounts, _store, config, audit) => {
         const user = await accounts.get(name);
         if (!user) fail(`no user ${name}`);
         const password = await newPassword(config, user);
-        await accounts.setPasswordHash(name, await hashPassword(password));
+        const { sessionsEnded } = await accounts.setPasswordHash(name, await hashPassword(password));
+        await audit("password.changed", { user: name, sessionsEnded });
         console.log(`password of ${name} changed`);
       });
     }));
@@ -147,8 +162,10 @@ export function registerUsers(program: Command): void {
 
   for (const [verb, enabled] of [["disable", false], ["enable", true]] as const) {
     cfg(users.command(`${verb} <name>`).description(`${verb} an account`)).action(action(async (name: string, opts: { config?: string }) => {
-      await withAccounts(opts.config, async (accounts) => {
-        await accounts.setEnabled(name, enabled).catch((e: AccountError) => fail(e.message));
+      await withAccounts(opts.config, async (accounts, _store, _config, audit) => {
+        const { sessionsEnded } = await accounts.setEnabled(name, enabled).catch((e: AccountError) => fail(e.message));
+        if (enabled) await audit("account.enabled", { user: name });
+        else await audit("account.disabled", { user: name, reason: "admin", sessionsEnded });
         console.log(`${name} ${enabled ? "enabled" : "disabled"}`);
       });
     }));
@@ -156,9 +173,10 @@ export function registerUsers(program: Command): void {
 
   cfg(users.command("unlock <name>").description("clear failed logins and any lock"))
     .action(action(async (name: string, opts: { config?: string }) => {
-      await withAccounts(opts.config, async (accounts, store) => {
+      await withAccounts(opts.config, async (accounts, store, _config, audit) => {
         if (!(await accounts.get(name))) fail(`no user ${name}`);
         await store.clearLoginFailures(name);
+        await audit("account.unlocked", { user: name });
         console.log(`${name} unlocked`);
       });
     }));
@@ -166,7 +184,7 @@ export function registerUsers(program: Command): void {
   cfg(users.command("import <file>").description("import accounts from JSON or CSV; legacy OMERO/XNAT hashes are stored wrapped in argon2id and replaced at the next login"))
     .action(action(async (file: string, opts: { config?: string }) => {
       const rows = parseImport(fs.readFileSync(file, "utf8"), file);
-      await withAccounts(opts.config, async (accounts) => {
+      await withAccounts(opts.config, async (accounts, _store, _config, audit) => {
         let created = 0;
         for (const [i, row] of rows.entries()) {
           const problem = rowProblem(row);
@@ -186,12 +204,16 @@ export function registerUsers(program: Command): void {
             continue;
           }
           const roles = Array.isArray(row.roles) ? row.roles : splitRoles(row.roles ?? "", ";");
+          let user: UserRecord;
           try {
-            await accounts.add({ name: row.name, password, passwordHash, roles, email: row.email || undefined });
-            created++;
+            user = await accounts.add({ name: row.name, password, passwordHash, roles, email: row.email || undefined });
           } catch (e) {
-            console.error(`row ${i + 1} (${row.name}): ${(e as Error).message}; skipped`);
+            if (!(e instanceof AccountError)) throw e;
+            console.error(`row ${i + 1} (${row.name}): ${e.message}; skipped`);
+            continue;
           }
+          created++;
+          await audit("account.created", { user: user.name, roles: user.roles, reason: "import", file: path.resolve(file), hash: schemeOf(user.passwordHash) });
         }
         console.log(`imported ${created} of ${rows.length} accounts`);
       });
@@ -213,9 +235,14 @@ export function registerUsers(program: Command): void {
         console.log(`  redis-cli GET 'pc:{r:user}:${opts.user}'   # then SET it back with "passwordHash":"${hash}"`);
         return;
       }
-      await withAccounts(opts.config, async (accounts) => {
-        if (await accounts.get(opts.user)) await accounts.setPasswordHash(opts.user, hash);
-        else await accounts.add({ name: opts.user, passwordHash: hash, roles: ["admin"] });
+      await withAccounts(opts.config, async (accounts, _store, _config, audit) => {
+        if (await accounts.get(opts.user)) {
+          const { sessionsEnded } = await accounts.setPasswordHash(opts.user, hash);
+          await audit("password.changed", { user: opts.user, sessionsEnded, via: "db password" });
+        } else {
+          const user = await accounts.add({ name: opts.user, passwordHash: hash, roles: ["admin"] }).catch((e: AccountError) => fail(e.message));
+          await audit("account.created", { user: opts.user, roles: user.roles, via: "db password" });
+        }
         console.log(`password of ${opts.user} set`);
       });
     }));

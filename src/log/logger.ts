@@ -120,7 +120,18 @@ export function accessLogFor(log: Logger): AccessLog {
   };
 }
 
-/** Audit events are log lines with `audit: true` and a stable `event` name (SPEC §10). */
+/**
+ * Audit events are log lines with `audit: true` and a stable `event` name (SPEC §10). The fields
+ * come first, so that none of them (a relayed one, say) can take those two away.
+ */
 export function audit(log: Logger, event: string, fields: Record<string, unknown> = {}): void {
-  log.info({ audit: true, event, ...fields }, event);
+  log.info({ ...fields, audit: true, event }, event);
+}
+
+/**
+ * The command line's audit log: JSON lines on standard error (standard output carries what the
+ * command prints), written synchronously so that none is lost when the command exits.
+ */
+export function createCliAuditLogger(): Logger {
+  return createLogger({ level: "info", destination: pino.destination({ dest: 2, sync: true }) });
 }

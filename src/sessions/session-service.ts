@@ -5,7 +5,7 @@
  * their cached copy and close the session's WebSockets).
  */
 import type { Clock } from "../clock.js";
-import type { Logger } from "../log/logger.js";
+import { audit, type Logger } from "../log/logger.js";
 import type { LimitPolicy, SessionRecord, Store } from "../store/store.js";
 import { endUserSessions, SESSION_ENDED } from "./end-user-sessions.js";
 import { newSessionSecret, parseCookieValue, type SessionCredential } from "./ids.js";
@@ -96,7 +96,10 @@ export class SessionService {
     };
     const result = await this.o.store.createSession(session, { maxSessions: this.o.maxSessions(), policy: this.o.limitPolicy, now });
     if (!result.created) return null;
-    if (result.evicted.length > 0) await this.announceEnded(result.evicted);
+    if (result.evicted.length > 0) {
+      audit(this.o.log, "session.ended", { user: principal.user, reason: "evicted-by-newer-login", count: result.evicted.length });
+      await this.announceEnded(result.evicted);
+    }
     return { cookieValue, session };
   }
 
@@ -169,10 +172,12 @@ export class SessionService {
     return renewed;
   }
 
-  async end(credential: SessionCredential): Promise<boolean> {
+  /** Ends one session; returns its user's name (audit lines name the user), or null when there was none. */
+  async end(credential: SessionCredential): Promise<string | null> {
+    const session = await this.o.store.getSession(credential.tag, credential.id);
     const ended = await this.o.store.deleteSession(credential.tag, credential.id);
     await this.announceEnded([credential.id]);
-    return ended;
+    return ended ? (session?.user ?? null) : null;
   }
 
   async endAll(user: string): Promise<string[]> {

@@ -1,5 +1,6 @@
 /** Local accounts: their store records and the operations the CLI and the admin routes share. */
 import type { Clock } from "../../clock.js";
+import { relayCliAudits } from "../../log/audit-relay.js";
 import type { Logger } from "../../log/logger.js";
 import type { Store } from "../../store/store.js";
 import { endUserSessions } from "../../sessions/end-user-sessions.js";
@@ -45,6 +46,12 @@ export function nameKey(name: string): string {
   return name.normalize("NFKD").replace(/\p{M}/gu, "").toUpperCase().toLowerCase();
 }
 
+/** What an account change did besides the record: the sessions it ended. */
+export interface AccountChange {
+  user: UserRecord;
+  sessionsEnded: number;
+}
+
 /** User names: what XNAT and OMERO accept, and nothing that could confuse a header, a path or a filter. */
 export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -64,12 +71,13 @@ export class Accounts {
   /**
    * The accounts of a gateway process. Before it serves, every account's name is reserved (accounts
    * made before names were); then, in the background, bare legacy digests still in the store are
-   * wrapped (SPEC §6.3).
+   * wrapped (SPEC §6.3); and account changes made by the CLI are logged here as they are announced.
    */
   static async start(store: Store, clock: Clock, log: Logger): Promise<Accounts> {
     const accounts = new Accounts(store, clock);
     const users = await accounts.list();
     await accounts.reserveNames(users);
+    await relayCliAudits(store, log);
     accounts.legacyWrapping = accounts.wrapLegacyHashes(users).then(
       (wrapped) => {
         if (wrapped > 0) log.info({ accounts: wrapped }, "legacy password hashes wrapped in argon2id");
@@ -191,15 +199,14 @@ export class Accounts {
    * (the reuse rule counts from then). The account's sessions end: whoever held them proved the old
    * password, not the new one.
    */
-  async setPasswordHash(name: string, hash: string): Promise<UserRecord> {
+  async setPasswordHash(name: string, hash: string): Promise<AccountChange> {
     const now = this.clock.now();
     const user = await this.update(name, (u) => {
       u.history = [{ hash: u.passwordHash, changedAt: now }, ...u.history].slice(0, 50);
       u.passwordHash = hash;
       u.passwordChangedAt = now;
     });
-    await endUserSessions(this.store, name);
-    return user;
+    return { user, sessionsEnded: (await endUserSessions(this.store, name)).length };
   }
 
   /**
@@ -214,7 +221,7 @@ export class Accounts {
   }
 
   /** Enables or disables an account; disabling also ends its sessions on every process. */
-  async setEnabled(name: string, enabled: boolean, reason?: string): Promise<UserRecord> {
+  async setEnabled(name: string, enabled: boolean, reason?: string): Promise<AccountChange> {
     const now = this.clock.now();
     const user = await this.update(name, (u) => {
       u.enabled = enabled;
@@ -228,8 +235,7 @@ export class Accounts {
         u.disabledReason = reason ?? "admin";
       }
     });
-    if (!enabled) await endUserSessions(this.store, name);
-    return user;
+    return { user, sessionsEnded: enabled ? 0 : (await endUserSessions(this.store, name)).length };
   }
 
   /** Removes an account and frees its name (unless another account of the same folded name remains). */
