@@ -450,7 +450,8 @@ describe("forgot and reset password over SMTP", () => {
     const from = gw.logs.lines.length;
     const post = await gw.http("/gateway/password/forgot", { method: "POST", headers: FORM_HEADERS, body: "username=kate" });
     assert.ok([301, 302, 307, 308].includes(post.status), `plaintext forgot answered ${post.status}: ${post.body}`);
-    assert.match(String(post.headers.location), new RegExp(`^https://127\\.0\\.0\\.1:${gw.securePort}/gateway/password/forgot`));
+    // publicUrl is set: redirects name it, never the request's Host (SPEC §5).
+    assert.equal(post.headers.location, `${PUBLIC_URL}/gateway/password/forgot`);
     assert.ok(!post.body.includes(FORGOT_ANSWER), "the forgot answer was given in plaintext");
     const page = await gw.http("/gateway/password/reset?token=abc", { headers: BROWSER });
     assert.ok([301, 302, 307, 308].includes(page.status), `plaintext reset page answered ${page.status}`);
@@ -622,12 +623,15 @@ describe("without mail.smtp: the outbox", () => {
 
   it("redirects the forgot and reset routes to TLS on the plaintext port even in allow mode", async () => {
     const from = gw.logs.lines.length;
+    // A POST gets a 303 to the login page over TLS: a 308 would have the browser send the body again.
     const post = await gw.http("/gateway/password/forgot", { method: "POST", headers: FORM_HEADERS, body: "username=olga" });
-    assert.equal(post.status, 308, post.body);
-    assert.equal(post.headers.location, `https://127.0.0.1:${gw.securePort}/gateway/password/forgot`);
+    assert.equal(post.status, 303, post.body);
+    assert.equal(post.headers.location, `https://127.0.0.1:${gw.securePort}/gateway/login`);
     const reset = await gw.http("/gateway/password/reset", { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ token: "x", newPassword: "y" }) });
-    assert.equal(reset.status, 308);
-    assert.equal((await gw.http("/gateway/password/forgot", { headers: BROWSER })).status, 308);
+    assert.equal(reset.status, 303);
+    const page = await gw.http("/gateway/password/forgot", { headers: BROWSER });
+    assert.equal(page.status, 308);
+    assert.equal(page.headers.location, `https://127.0.0.1:${gw.securePort}/gateway/password/forgot`);
     assert.equal(audits(gw, "password.reset-requested", from).length, 0);
   });
 });
