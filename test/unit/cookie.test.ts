@@ -35,6 +35,13 @@ describe("splitCookie", () => {
     const single = ["   ", `${NAME}=abc`, ` ${NAME} = v `, NAME, `${NAME}=`, `${NAME}=a=b`, `${NAME}x=evil`, `x${NAME}=1`, "other=1", " other ", "=v"];
     for (const header of single) assert.deepEqual(splitCookie(header, NAME), splitCookie(`${header};`, NAME), JSON.stringify(header));
   });
+
+  it("finds the cookie after a first part of any length, so only a header without ';' takes the shortcut", () => {
+    for (const first of ["", "a", "ab", "a=", "a=1", "abc=12"]) {
+      const header = `${first};${NAME}=abc`;
+      assert.deepEqual(splitCookie(header, NAME), { values: ["abc"], rest: first === "" ? undefined : first }, JSON.stringify(header));
+    }
+  });
 });
 
 // Issue #15: a cookie sent twice used to be read as no cookie at all, so the plaintext port revoked
