@@ -216,3 +216,90 @@ describe("setForwarded", () => {
     assert.equal(req.headers["x-forwarded-port"], "443");
   });
 });
+
+// Every name is pinned on its own: a request carrying only that header (and Host) leaves with Host
+// alone, so dropping one name from a list fails here even when the other names of the list are absent.
+describe("stripClientClaims, one header at a time", () => {
+  const IDENTITY = ["x-remote-user", "x-remote-groups", "x-portcullis-assertion"];
+  const removed: [string, string[]][] = [
+    ["a forwarding header only the gateway writes", ["forwarded", "x-real-ip", "x-request-id"]],
+    // IIS URL Rewrite and Symfony read these as the path the client asked for, past the access rules.
+    ["a header that rewrites the URL an upstream routes on", ["x-original-url", "x-rewrite-url"]],
+    ["an X-Forwarded-* header", ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-prefix", "x-forwarded-anything"]],
+    ["a method override", ["x-http-method-override", "x-http-method", "x-method-override"]],
+    ["a name with an underscore, which CGI reads as a dash", ["x_remote_user", "x-remote_user", "remote_user", "_", "x_forwarded_for", "x_http_method_override"]],
+    ["a name with a dot, which some frameworks fold like a dash", ["x.remote.user", "x-remote.user", "remote.user", ".", "x.forwarded.for"]],
+    ["a configured identity header", IDENTITY],
+    ["expect, which Node has already answered", ["expect"]],
+  ];
+  for (const [what, names] of removed) {
+    for (const name of names) {
+      it(`removes ${name}: ${what}`, () => {
+        const headers: http.IncomingHttpHeaders = { host: "h", [name]: "claimed" };
+        stripClientClaims(headers, IDENTITY);
+        assert.deepEqual(sent(headers), { host: "h" });
+      });
+    }
+  }
+
+  it("keeps ordinary end-to-end headers, dashes and all", () => {
+    const headers: http.IncomingHttpHeaders = {
+      host: "h",
+      accept: "*/*",
+      "accept-language": "en",
+      "content-type": "text/plain",
+      "content-length": "5",
+      "transfer-encoding": "chunked",
+      cookie: "a=b",
+      authorization: "Basic eDp5",
+      "x-csrf-token": "t",
+      "x-forwarded": "not a prefix match",
+      "x-requested-with": "XMLHttpRequest",
+      "x-remote-user-agent": "not an identity name",
+    };
+    const before = { ...headers };
+    stripClientClaims(headers, IDENTITY);
+    assert.deepEqual(sent(headers), before);
+  });
+});
+
+describe("stripHopByHop, one header at a time", () => {
+  for (const name of ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "upgrade"]) {
+    it(`removes ${name}`, () => {
+      const headers: http.IncomingHttpHeaders = { host: "h", [name]: name === "connection" ? "x-none" : "v" };
+      stripHopByHop(headers);
+      assert.deepEqual(sent(headers), { host: "h" });
+    });
+  }
+
+  for (const name of ["keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer"]) {
+    it(`removes ${name} from an upgrade too`, () => {
+      const headers: http.IncomingHttpHeaders = { connection: "Upgrade", upgrade: "websocket", [name]: "v" };
+      stripHopByHop(headers, true);
+      assert.deepEqual(sent(headers), { connection: "Upgrade", upgrade: "websocket" });
+    });
+  }
+
+  it("never lets Connection remove Host, whatever the case and the company", () => {
+    for (const connection of ["host", "Host", "close, HOST", "x-a, host, content-length, transfer-encoding"]) {
+      const headers: http.IncomingHttpHeaders = { connection, host: "example.test", "content-length": "5", "transfer-encoding": "chunked" };
+      stripHopByHop(headers);
+      assert.deepEqual(sent(headers), { host: "example.test", "content-length": "5", "transfer-encoding": "chunked" }, connection);
+    }
+  });
+
+  it("lets Connection remove upgrade when the request is not an upgrade, and keeps it for one that is", () => {
+    const plain: http.IncomingHttpHeaders = { connection: "x-a, upgrade", upgrade: "h2c", "x-a": "1", host: "h" };
+    stripHopByHop(plain);
+    assert.deepEqual(sent(plain), { host: "h" });
+    const upgrade: http.IncomingHttpHeaders = { connection: "x-a, upgrade", upgrade: "websocket", "x-a": "1", host: "h" };
+    stripHopByHop(upgrade, true);
+    assert.deepEqual(sent(upgrade), { connection: "x-a, upgrade", upgrade: "websocket", host: "h" });
+  });
+
+  it("skips empty tokens in Connection", () => {
+    const headers: http.IncomingHttpHeaders = { connection: " , x-a,, ", "x-a": "1", host: "h" };
+    stripHopByHop(headers);
+    assert.deepEqual(sent(headers), { host: "h" });
+  });
+});
