@@ -90,10 +90,10 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
         requireToken(x, d.site());
         const [tag, id] = (params.id ?? "").split(".");
         if (!tag || !id) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
-        // Read first, so the audit line names whose session it was.
-        const session = await d.store.getSession(tag, id);
-        if (!session || !(await d.sessions.end({ tag, id }))) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
-        audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, user: session.user, reason: "admin", session: `${tag}.${id.slice(0, 8)}…`, requestId: x.scope.id });
+        // The audit line names whose session it was (end answers the user).
+        const user = await d.sessions.end({ tag, id });
+        if (user === null) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
+        audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, user, reason: "admin", session: `${tag}.${id.slice(0, 8)}…`, requestId: x.scope.id });
         sendJson(x.res, 200, { ended: true });
         return "done";
       },
