@@ -89,7 +89,8 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
 
   /** After logout: the cookie is cleared; forms go to the login page, JSON clients get `body`. */
   const signedOut = (x: Exchange, body: Record<string, unknown>): "done" => {
-    x.res.setHeader("set-cookie", clearedCookie(d.cookieName, true));
+    // Over plaintext (allow mode) a browser ignores a Set-Cookie marked Secure: the clearing must not be.
+    x.res.setHeader("set-cookie", clearedCookie(d.cookieName, x.scope.listener === "secure"));
     if (!answersJson(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
     else sendJson(x.res, 200, body);
     return "done";

@@ -67,6 +67,18 @@ describe("router.insecure allow", () => {
     assert.equal((await gw.https("/data/x", { headers: { ...API, cookie: out.cookie } })).status, 200);
   });
 
+  it("clears the cookie without Secure when an unlocked session signs out over plaintext, so the browser takes the clearing", async () => {
+    const out = await login(gw, "bob", "bob-password-1");
+    const res = await gw.http("/gateway/logout", { method: "POST", headers: { ...API, cookie: out.cookie, "x-csrf-token": out.csrfToken } });
+    assert.equal(res.status, 200, res.body);
+    const cleared = (res.headers["set-cookie"] ?? []).find((l) => l.startsWith("portcullis_session="))!;
+    assert.ok(cleared, "no cookie was cleared");
+    const attributes = cookieAttributes(cleared);
+    assert.equal(attributes.get("max-age"), "0");
+    assert.equal(attributes.has("secure"), false, `${cleared}: a browser ignores a Secure cookie set over http`);
+    assert.equal((await gw.http("/data/x", { headers: { ...API, cookie: out.cookie } })).status, 401);
+  });
+
   it("sets a Secure cookie for a login with encrypted=true, and revokes the session when that cookie arrives in plaintext", async () => {
     const out = await login(gw, "bob", "bob-password-1", { encrypted: true });
     assert.ok(cookieAttributes(out.setCookie).has("secure"), out.setCookie);
