@@ -184,14 +184,23 @@ export class Accounts {
   /**
    * Changes an account. Unless `bookkeeping` (last login, a rehash of the same password), the user's
    * version moves, so that cached logins of the account end at once on every process.
+   *
+   * The record is written by compare-and-set, `change` applied again to a fresh read when another
+   * process changed it meanwhile: a login noting its time must not undo a disable made elsewhere
+   * between its read and its write.
    */
   async update(name: string, change: (user: UserRecord) => void, bookkeeping = false): Promise<UserRecord> {
-    const user = await this.get(name);
-    if (!user) throw new AccountError("ERR_USER_NOT_FOUND", `no user ${name}`);
-    change(user);
-    await this.store.putRecord(KIND, name, user);
-    if (!bookkeeping) await this.store.bumpUserVersion(name);
-    return user;
+    for (let attempt = 1; ; attempt++) {
+      const read = await this.get(name);
+      if (!read) throw new AccountError("ERR_USER_NOT_FOUND", `no user ${name}`);
+      const user = structuredClone(read);
+      change(user);
+      if (await this.store.replaceRecord(KIND, name, read, user)) {
+        if (!bookkeeping) await this.store.bumpUserVersion(name);
+        return user;
+      }
+      if (attempt === 10) throw new Error(`the account ${name} kept changing while it was being changed; try again`);
+    }
   }
 
   /**
