@@ -52,7 +52,8 @@ const PROTECTED = new Set(["content-length", "transfer-encoding", "host"]);
  */
 export function stripHopByHop(headers: http.IncomingHttpHeaders | http.OutgoingHttpHeaders, upgrade = false): void {
   const connection = headers.connection;
-  if (typeof connection === "string" && connection !== "keep-alive" && connection !== "close") {
+  // `keep-alive` names only a header the list below removes anyway; `close` may name a `Close` header (RFC 9110 §7.6.1).
+  if (typeof connection === "string" && connection !== "keep-alive") {
     for (const token of connection.split(",")) {
       const name = token.trim().toLowerCase();
       if (name && !PROTECTED.has(name) && !(upgrade && name === "upgrade")) dropHeader(headers, name);

@@ -302,4 +302,12 @@ describe("stripHopByHop, one header at a time", () => {
     stripHopByHop(headers);
     assert.deepEqual(sent(headers), { host: "h" });
   });
+
+  it("removes a Close header that Connection: close names, in whichever case the option is spelt (RFC 9110 §7.6.1)", () => {
+    for (const option of ["close", "Close", "CLOSE", "close, x-a"]) {
+      const headers: http.IncomingHttpHeaders = { connection: option, close: "x", host: "h" };
+      stripHopByHop(headers);
+      assert.deepEqual(sent(headers), { host: "h" }, option);
+    }
+  });
 });
