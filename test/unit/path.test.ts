@@ -220,4 +220,21 @@ describe("normaliseTarget", () => {
       assertBadPath(target);
     }
   });
+
+  it("refuses a backslash, sent as it is or encoded (/admin\\x, /a%5cb), since some upstreams read it as a slash", () => {
+    // WHATWG URL parsing (http-proxy-3 for upgrades) and IIS read "\\" as "/": "/public\\..\\admin" is "/admin" there.
+    for (const target of ["/\\", "/admin\\x", "/public\\..\\admin/x", "/a%5cb", "/a%5Cb", "/public/..%5Cadmin"]) {
+      assertBadPath(target);
+    }
+  });
+
+  it("refuses an absolute-form target whose scheme only ends in http (xhttp://host/x)", () => {
+    assertBadPath("xhttp://host/x");
+    assertBadPath("git+https://host/admin");
+  });
+
+  it("refuses an absolute-form target with a fragment, as it refuses one in origin form", () => {
+    assertBadPath("http://host/a#frag");
+    assertBadPath("https://host/admin?x=1#frag");
+  });
 });
