@@ -16,9 +16,14 @@ import type { Config } from "../config/schema.js";
 import type { Stage } from "../pipeline/stage.js";
 import type { Principal } from "../sessions/session-service.js";
 
-/** A header value that decodes back to `value`: as it is when visible ASCII without `%`, else percent-encoded. */
+/**
+ * A header value that decodes back to `value`: as it is when visible ASCII without `%`, `+` or `,`,
+ * else percent-encoded. `+` is a space to form decoders (Java's `URLDecoder`, which XNAT plugins
+ * reach for), and `,` separates the groups header: a directory group named `staff,admin` must not
+ * arrive as two groups, one of them `admin`.
+ */
 export function headerSafe(value: string): string {
-  return /^[\x20-\x24\x26-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+  return /^[\x20-\x24\x26-\x2a\x2d-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
 export function identityHeaders(names: Config["identity"]["headers"]): Stage {

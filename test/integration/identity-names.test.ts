@@ -93,6 +93,19 @@ describe("identity header values", () => {
     assert.equal(req.headers["x-remote-name"], "100%25%20Ann");
     assert.equal(req.headers["x-remote-provider"], "ldap");
   });
+
+  it("encode + and , so a form decoder reads no space and a group named staff,admin stays one group", () => {
+    assert.equal(headerSafe("jo+e"), "jo%2Be");
+    assert.equal(headerSafe("staff,admin"), "staff%2Cadmin");
+    const stage = identityHeaders({ user: "X-Remote-User", groups: "X-Remote-Groups", email: "X-Remote-Email", provider: "X-Remote-Provider", name: "X-Remote-Name" });
+    const req = { headers: {} } as http.IncomingMessage;
+    const principal: Principal = { user: "jo+e", roles: ["staff,admin", "ops"], provider: "ldap" };
+    stage.run({ req, res: {} as http.ServerResponse, scope: { principal } as RequestScope });
+    assert.equal(req.headers["x-remote-user"], "jo%2Be");
+    const groups = String(req.headers["x-remote-groups"]).split(",").map(decodeURIComponent);
+    assert.deepEqual(groups, ["staff,admin", "ops"]);
+    assert.equal(decodeURIComponent(String(req.headers["x-remote-user"]).replace(/\+/g, " ")), "jo+e", "a form decoder reads the same name");
+  });
 });
 
 /** A directory holding one entry for each name it is given (found by lower-cased name, as LDAP does). */
