@@ -218,4 +218,33 @@ describe("compileRules", () => {
       assert.equal(decideFor(m, "/public/X").policy, "bypass");
     });
   });
+
+  describe("one decision from several readings", () => {
+    const FORM_POST = ["POST", "PUT", "PATCH", "DELETE"];
+
+    it("judges a request that could run as several methods by its own path alone when the path has one reading", () => {
+      const m = rules({ defaultPolicy: "admin", rules: [{ paths: ["/upload/**"], policy: "authenticated" }, { paths: ["/public/**"], policy: "bypass" }] });
+      assert.deepEqual(m.decide("/upload/x", undefined, FORM_POST, "192.0.2.1"), { policy: "authenticated", rule: 0 });
+      assert.deepEqual(m.decide("/public/form", undefined, FORM_POST, "192.0.2.1"), { policy: "bypass", rule: 1 });
+    });
+
+    it("carries no users or groups on a deny, which no principal passes anyway", () => {
+      const byPath = rules({
+        defaultPolicy: "bypass",
+        rules: [
+          { paths: ["/p;x/**"], policy: "deny" },
+          { paths: ["/p/**"], users: ["carol"], policy: "authenticated" },
+        ],
+      });
+      assert.deepEqual(byPath.decide("/p;x/y", "/p/y", "GET", "192.0.2.1"), { policy: "deny", rule: 0 });
+      const byMethod = rules({
+        defaultPolicy: "bypass",
+        rules: [
+          { paths: ["/reports/**"], methods: ["POST"], groups: ["editors"], policy: "authenticated" },
+          { paths: ["/reports/**"], methods: ["DELETE"], policy: "deny" },
+        ],
+      });
+      assert.deepEqual(byMethod.decide("/reports/1", undefined, FORM_POST, "192.0.2.1"), { policy: "deny", rule: 1 });
+    });
+  });
 });
