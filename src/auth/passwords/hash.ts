@@ -140,19 +140,22 @@ export function needsRehash(stored: string): boolean {
   return schemeOf(stored) !== "argon2id" || argon2.needsRehash(stored, ARGON2_OPTIONS);
 }
 
-/** One argon2 verification in a slot; a damaged hash (argon2 throws) verifies nothing. */
-async function argon2Verify(phc: string, plain: string | Buffer): Promise<boolean> {
+/**
+ * One argon2 verification in a slot. A damaged hash (argon2 throws at once) verifies nothing, and
+ * costs a dummy verification instead: answered at once, it would tell which accounts exist.
+ */
+async function argon2Verify(phc: string, plain: string | Buffer, password: string): Promise<boolean> {
   try {
     return await inSlot(() => argon2.verify(phc, plain));
   } catch {
-    return false;
+    return verifyDummy(password);
   }
 }
 
 export async function verifyPassword(stored: string, password: string): Promise<boolean> {
-  if (schemeOf(stored) === "argon2id") return argon2Verify(stored, password);
+  if (schemeOf(stored) === "argon2id") return argon2Verify(stored, password, password);
   const wrapped = parseWrapped(stored);
-  if (wrapped) return argon2Verify(wrapped.argon2, legacyDigest(wrapped, password));
+  if (wrapped) return argon2Verify(wrapped.argon2, legacyDigest(wrapped, password), password);
   const bare = parseBare(stored);
   // A bare digest is compared in constant time (the formats fix both lengths), then costs what an
   // argon2id verification costs; an unrecognised or empty hash verifies nothing, at the same cost.
@@ -169,6 +172,7 @@ let dummy: Promise<string> | undefined;
  */
 export async function verifyDummy(password: string): Promise<false> {
   dummy ??= inSlot(() => argon2.hash(randomBytes(32), ARGON2_OPTIONS));
-  await argon2Verify(await dummy, password);
+  const phc = await dummy;
+  await inSlot(() => argon2.verify(phc, password)).catch(() => false);
   return false;
 }
