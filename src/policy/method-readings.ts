@@ -1,20 +1,40 @@
 /**
  * The methods an upstream may run a request as. Method-override headers are removed before the rules
  * (SPEC §6.5), but frameworks also read a `_method` parameter: Spring's HiddenHttpMethodFilter (XNAT),
- * Rails and Laravel turn a POST carrying `_method=DELETE` in its query or form body into a DELETE.
- * The body is not read here, so a POST that could carry the parameter — a form body, or `_method` in
- * the query — is judged as each method it could become, and the strictest rule applies.
+ * Rails (Rack::MethodOverride) and Laravel/Symfony turn a POST carrying `_method=DELETE` into a DELETE,
+ * and Rack allows GET, HEAD and OPTIONS too. They find the parameter where the gateway cannot follow
+ * them cheaply: Tomcat decodes parameter names (`%5fmethod`), PHP folds `.`, space and `[` in names to
+ * `_`, Rack parses a POST without a Content-Type and `multipart/mixed` or `related` bodies as forms.
+ * The body is not read here, so a POST that could carry the parameter — any body a framework may parse
+ * as a form, or a query with a parameter name that could read as `_method` — is judged as each method
+ * it could become, and the strictest rule applies.
  */
 import type http from "node:http";
 
-const OVERRIDABLE = ["POST", "PUT", "PATCH", "DELETE"] as const;
-const FORM = /^\s*(?:application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
-const METHOD_PARAM = /[?&]_method=/i;
+const OVERRIDABLE = ["POST", "PUT", "PATCH", "DELETE", "GET", "HEAD", "OPTIONS"] as const;
+/** Bodies some framework parses as form parameters; an absent or empty Content-Type counts (Rack). */
+const FORM = /^\s*(?:application\/x-www-form-urlencoded|multipart\/)/i;
 
 export function methodReadings(req: http.IncomingMessage, query: string): string | readonly string[] {
   const method = req.method ?? "GET";
   if (method !== "POST") return method;
   const type = req.headers["content-type"];
-  if ((type !== undefined && FORM.test(type)) || (query !== "" && METHOD_PARAM.test(query))) return OVERRIDABLE;
+  if (type === undefined || type.trim() === "" || FORM.test(type) || queryMayOverride(query)) return OVERRIDABLE;
   return method;
+}
+
+/**
+ * Whether a parameter name in the query could be read as `_method` by some framework: names are
+ * decoded (Tomcat) and compared without regard to case or to the characters PHP folds, so any name
+ * that contains `method` once decoded counts. Stricter than any one framework, on purpose.
+ */
+function queryMayOverride(query: string): boolean {
+  if (query === "") return false;
+  let text = query.replace(/\+/g, " ");
+  try {
+    text = decodeURIComponent(text);
+  } catch {
+    // An undecodable query is read as it is; a name spelt with broken escapes cannot be a parameter.
+  }
+  return /method/i.test(text);
 }
