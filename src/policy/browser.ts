@@ -6,9 +6,15 @@
 import type http from "node:http";
 import type { Site } from "../config/site.js";
 
+/**
+ * Browsers' User-Agents are a few hundred characters; a longer one is not matched at all (it is a
+ * script's), so that no admin pattern is run over a header the size of the header limit.
+ */
+export const MAX_AGENT_LENGTH = 1024;
+
 export function isInteractive(req: http.IncomingMessage, site: Site): boolean {
   const agent = req.headers["user-agent"] ?? "";
-  if (agent === "" || !site.interactiveAgents.some((re) => re.test(agent))) return false;
+  if (agent === "" || agent.length > MAX_AGENT_LENGTH || !site.interactiveAgents.some((re) => re.test(agent))) return false;
   const accept = req.headers.accept ?? "";
   if (accept.includes("application/json") && !accept.includes("text/html")) return false;
   if (req.headers["x-requested-with"] === "XMLHttpRequest") return false;

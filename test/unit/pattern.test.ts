@@ -39,6 +39,20 @@ describe("admin-written patterns", () => {
     assert.deepEqual(reports, ["^(?=(a+)+$)a"], "reported once per pattern, not per match");
   });
 
+  it("runs an RE2 pattern whose program is huge under the budget too: 20,000 instructions against 15 kB cost under 50 ms of CPU", () => {
+    const reports: string[] = [];
+    const source = "[a-z]{1,1000}".repeat(10) + "!x";
+    const p = compilePattern(source, { mode: "whole", onOverBudget: (s) => reports.push(s) });
+    assert.equal(p.engine, "re2");
+    const hostile = "a".repeat(15_000);
+    let answer = true;
+    const spent = cpuMs(() => (answer = p.test(hostile)));
+    assert.equal(answer, false);
+    assert.ok(spent < 50, `cost ${spent} ms of CPU`);
+    assert.deepEqual(reports, [source]);
+    assert.equal(p.test("abcdefghijkl!x"), true, "a short input still matches within the budget");
+  });
+
   it("keeps XNAT's lookahead password rules working", () => {
     const p = compilePattern("^(?=.*[A-Z])(?=.*\\d).{10,}$", { mode: "whole" });
     assert.equal(p.engine, "v8");
