@@ -3,6 +3,7 @@
  * answer there gets 404, on every reading of the path an upstream might take.
  */
 import { notFound } from "../errors.js";
+import { foldCase } from "../pipeline/case-fold.js";
 import { sendError } from "../pipeline/respond.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import type { Stage } from "../pipeline/stage.js";
@@ -16,7 +17,7 @@ export function underPrefix(scope: Pick<RequestScope, "path" | "paramFreePath" |
 }
 
 function isUnder(path: string, prefix: string, caseInsensitive: boolean): boolean {
-  const p = caseInsensitive ? path.toLowerCase() : path;
+  const p = caseInsensitive ? foldCase(path) : path;
   return p.startsWith(prefix) && (p.length === prefix.length || p.charCodeAt(prefix.length) === 47 /* "/" */);
 }
 

@@ -10,6 +10,7 @@ import net from "node:net";
 import picomatch from "picomatch";
 import { compilePattern } from "../config/pattern.js";
 import type { Config } from "../config/schema.js";
+import { foldCase } from "../pipeline/case-fold.js";
 import { trustedProxies } from "../pipeline/client-ip.js";
 import type { Principal } from "../sessions/session-service.js";
 
@@ -56,7 +57,7 @@ export function compileRules(access: Config["access"]): AccessRules {
       policy: rule.policy as Policy,
       who,
       matches(path: string, method: string, ip: string): boolean {
-        if (!paths(path)) return false;
+        if (!paths(access.caseInsensitivePaths ? foldCase(path) : path)) return false;
         // HEAD is a GET without a body: a rule about GET holds for HEAD too.
         if (rule.methods.length > 0 && !rule.methods.includes(method) && !(method === "HEAD" && rule.methods.includes("GET"))) return false;
         if (networks && !(net.isIP(ip) !== 0 && networks.contains(ip))) return false;
