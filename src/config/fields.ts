@@ -16,7 +16,8 @@ const ABSENT: unique symbol = Symbol("absent");
 
 /** Shows a found value the way a user wrote it. */
 export function shown(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
+  // The password part of a URL-like value is never echoed, even a malformed one ("smtp//u:pw@h").
+  if (typeof value === "string") return JSON.stringify(value.replace(/(\/\/[^/?#@\s:]*:)[^@\s]*@/g, "$1********@"));
   if (value === null) return "null";
   if (typeof value === "object") return Array.isArray(value) ? "a list" : "a map";
   return String(value);

@@ -667,6 +667,16 @@ describe("validate: values read through ${env:} and ${file:} stay out of problem
     problems({ ldap: { url: "ldaps://ldap:636", userBase: "dc=x", userFilter: "${file:filter}" } }, {}, ["uid=secret-filter-text"]);
   });
 
+  it("never quotes the password of a URL-like value, written inline or in a PORTCULLIS_ variable, even a malformed one", () => {
+    const issues = problems(
+      { mail: { smtp: "smtp://u:S3cr3t-INL2@h:99999" }, upstream: { url: "ftp://u:S3cr3t-UP@h" } },
+      { PORTCULLIS_STORE_REDIS: "rediss//:S3cr3t-RP@127.0.0.1:1", PORTCULLIS_LDAP_URL: "ldap//u:S3cr3t-LP@h" },
+      ["S3cr3t-INL2", "S3cr3t-UP", "S3cr3t-RP", "S3cr3t-LP"],
+    );
+    assert.match(issueAt(issues, "mail.smtp").message, /smtp:\/\/u:\*+@h:99999/);
+    assert.match(issueAt(issues, "store.redis").message, /rediss\/\/:\*+@127\.0\.0\.1:1/);
+  });
+
   it("still quotes values written in the file itself", () => {
     assert.match(issueAt(invalid({ site: { sessionTimeout: "soon" } }), "site.sessionTimeout").message, /"soon"/);
   });
