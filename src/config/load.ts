@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { type Config, configSchema, type SiteConfig } from "./schema.js";
 import { keyTree, type KeyTree, schemaAt, suggest, takesStructure } from "./keys.js";
+import { shown } from "./fields.js";
 
 export const DEFAULT_CONFIG_PATH = "config/portcullis.yaml";
 
@@ -275,6 +276,7 @@ function withoutSubstitutedText(issue: ConfigIssue, substitutions: readonly Subs
   for (const s of substitutions) {
     const name = s.written === s.references[0] ? `the value read from ${s.references[0]}` : `the value made from ${JSON.stringify(s.written)}`;
     hide(JSON.stringify(s.value), name);
+    hide(shown(s.value), name); // as validators quote it: a URL's password already masked
     s.pieces.forEach((piece, i) => {
       if (piece.length < HIDDEN_PIECE_MIN) return;
       hide(piece, s.references[i]!);
