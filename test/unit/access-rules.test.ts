@@ -246,5 +246,10 @@ describe("compileRules", () => {
       });
       assert.deepEqual(byMethod.decide("/reports/1", undefined, FORM_POST, "192.0.2.1"), { policy: "deny", rule: 1 });
     });
+
+    it("applies a rule that only Tomcat's reading with parameters dropped and the encoded slash kept meets (/data;x/projects/a%2Fb)", () => {
+      const m = rules({ defaultPolicy: "authenticated", rules: [{ paths: ["/data/projects/*"], policy: "admin" }] });
+      assert.equal(decideFor(m, "/data;jsessionid=1/projects/a%2Fb").policy, "admin");
+    });
   });
 });

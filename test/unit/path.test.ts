@@ -237,4 +237,33 @@ describe("normaliseTarget", () => {
     assertBadPath("http://host/a#frag");
     assertBadPath("https://host/admin?x=1#frag");
   });
+
+  it("refuses a dot segment made by an encoded slash even when a later dot-dot would remove it (/a%2F./../b)", () => {
+    for (const target of ["/a%2F./../b", "/a%2F%2E/../b", "/a%2F../../b", "/public/x%2F%2e%2e/../admin"]) {
+      assertBadPath(target);
+    }
+  });
+
+  it("keeps a name that only ends in dots before a parameter (/v1.;jsessionid=A1), which is no dot segment", () => {
+    assert.deepEqual(normaliseTarget("/reports/v1.;jsessionid=A1/x"), {
+      path: "/reports/v1.;jsessionid=A1/x",
+      forwardPath: "/reports/v1.;jsessionid=A1/x",
+      query: "",
+      paramFreePath: "/reports/v1./x",
+      otherReadings: ["/reports/v1./x"],
+    });
+    assert.equal(normaliseTarget("/a..;x/b").paramFreePath, "/a../b");
+  });
+
+  it("keeps an encoded percent sign followed by a single hex digit (/%25dmin), which no second decoding turns into an escape", () => {
+    assert.deepEqual(normaliseTarget("/%25dmin"), { path: "/%dmin", forwardPath: "/%25dmin", query: "" });
+    assert.deepEqual(normaliseTarget("/50%25a/b"), { path: "/50%a/b", forwardPath: "/50%25a/b", query: "" });
+  });
+
+  it("gives Tomcat's reading with encodedSolidusHandling=passthrough: parameters dropped, %2F kept in the name", () => {
+    const target = normaliseTarget("/data;jsessionid=1/projects/a%2Fb");
+    assert.equal(target.path, "/data;jsessionid=1/projects/a/b");
+    assert.equal(target.paramFreePath, "/data/projects/a/b");
+    assert.deepEqual([...(target.otherReadings ?? [])].sort(), ["/data/projects/a%2Fb", "/data/projects/a/b", "/data;jsessionid=1/projects/a%2Fb"]);
+  });
 });
