@@ -51,7 +51,8 @@ export function normaliseTarget(rawUrl: string): NormalisedTarget {
   let target = rawUrl;
   if (!target.startsWith("/")) {
     // absolute-form (RFC 9112 §3.2.2): keep its path; the Host header names the site.
-    const m = /^https?:\/\/[^/?#]*([/?][^#]*)?$/i.exec(target);
+    // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be rejected.
+    const m = /^https?:\/\/[^/?#]+([/?][^#]*)?$/i.exec(target);
     if (!m) throw badPath();
     target = m[1] === undefined ? "/" : m[1].startsWith("?") ? `/${m[1]}` : m[1];
   }
