@@ -44,6 +44,14 @@ describe("compileRules", () => {
     assert.deepEqual(rules({ defaultPolicy: "bypass" }).decide("/admin/x", undefined, "GET", "192.0.2.1"), { policy: "bypass", rule: "default" });
   });
 
+  it("matches names that start with a dot, so /admin/.env meets /admin/** and /.git/config meets /**", () => {
+    const m = rules({ defaultPolicy: "bypass", rules: [{ paths: ["/admin/**"], policy: "admin" }, { paths: ["/internal/*"], policy: "deny" }] });
+    assert.deepEqual(m.decide("/admin/.env", undefined, "GET", "192.0.2.1"), { policy: "admin", rule: 0 });
+    assert.deepEqual(m.decide("/admin/.git/config", undefined, "GET", "192.0.2.1"), { policy: "admin", rule: 0 });
+    assert.deepEqual(m.decide("/internal/.htpasswd", undefined, "GET", "192.0.2.1"), { policy: "deny", rule: 1 });
+    assert.equal(rules({ defaultPolicy: "bypass", rules: [{ paths: ["/**"], policy: "deny" }] }).decide("/.git/config", undefined, "GET", "192.0.2.1").policy, "deny");
+  });
+
   it("matches rules on the decoded, normalised path", () => {
     for (const target of ["/admin/../admin/x", "//admin/x", "/%61dmin/x", "/x/%2e%2e/admin/x", "/admin%2Fx", "/public/../admin/x"]) {
       assert.equal(decideFor(r, target).policy, "admin", target);
