@@ -139,6 +139,11 @@ describe("normaliseTarget", () => {
     assert.deepEqual(normaliseTarget("HTTP://Host/x"), { path: "/x", forwardPath: "/x", query: "" });
   });
 
+  it("takes the path and query of an absolute-form target whose host is one character (http://h/x)", () => {
+    assert.deepEqual(normaliseTarget("http://h/admin/x"), { path: "/admin/x", forwardPath: "/admin/x", query: "" });
+    assert.deepEqual(normaliseTarget("http://h?q=1"), { path: "/", forwardPath: "/", query: "?q=1" });
+  });
+
   it("reads an absolute-form target without a path as the root", () => {
     assert.deepEqual(normaliseTarget("http://host"), { path: "/", forwardPath: "/", query: "" });
   });
