@@ -100,13 +100,16 @@ const script = new vm.Script("m(s)");
 function budgeted(source: string, engine: Pattern["engine"], match: (input: string) => boolean, options: PatternOptions): Pattern {
   let reported = false;
   const memo = options.memo ? new Map<string, boolean>() : null;
+  let overBudget = false;
   const run = (input: string): boolean => {
+    overBudget = false;
     context.m = match;
     context.s = input;
     try {
       return script.runInContext(context, { timeout: V8_MATCH_BUDGET_MS }) === true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw err;
+      overBudget = true;
       if (!reported) {
         reported = true;
         (options.onOverBudget ?? warnOverBudget)(source, V8_MATCH_BUDGET_MS);
@@ -122,6 +125,8 @@ function budgeted(source: string, engine: Pattern["engine"], match: (input: stri
         const known = memo.get(input);
         if (known !== undefined) return known;
         const answer = run(input);
+        // An answer cut short by the budget (a loaded machine) is not the pattern's: not remembered.
+        if (overBudget) return answer;
         if (memo.size >= MEMO_LIMIT) memo.clear();
         memo.set(input, answer);
         return answer;
