@@ -7,20 +7,28 @@
  *
  * Lookaround and backreferences (XNAT sites' `^(?=.*[A-Z])(?=.*\d).{10,}$`) do not compile on RE2.
  * Those run on V8 inside a `vm` script with a timeout: V8 interrupts the match when the budget is
- * spent, and a match over budget counts as no match (the safer reading for every caller: not a
- * browser, not an allowed address, not a complex-enough password) and is reported once per pattern.
+ * spent. A match over budget counts as no match for `test` (the safer reading for a browser's
+ * User-Agent, a mail sender's address, a password's complexity) and is reported once per pattern;
+ * `match` tells it apart for access rules, where either reading of an `ipRegex` can be the looser.
  * RE2 programs too large to be cheap (see LARGE_PROGRAM) run under the same budget.
  */
+import fs from "node:fs";
 import vm from "node:vm";
 import { RE2JS } from "re2js";
 
 /** `whole`: the pattern must match the entire input (Java's `matches`); `search`: anywhere in it. */
 export type PatternMode = "whole" | "search";
 
+/** A match's answer: `"over-budget"` when the time budget ran out before the engine could tell. */
+export type MatchAnswer = boolean | "over-budget";
+
 export interface Pattern {
   readonly source: string;
   readonly engine: "re2" | "v8";
+  /** Whether the pattern matches; a match over budget counts as no match. */
   test(input: string): boolean;
+  /** The same, telling an answer cut short by the budget apart, for callers where "no match" is not the safer reading. */
+  match(input: string): MatchAnswer;
 }
 
 export interface PatternOptions {
@@ -68,7 +76,7 @@ export function compilePattern(source: string, options: PatternOptions): Pattern
   const re2 = re2Of(source);
   if (re2 !== null) {
     const test = options.mode === "whole" ? (input: string) => re2.matches(input) : (input: string) => re2.test(input);
-    if (re2.re2().prog.inst.length <= LARGE_PROGRAM) return Object.freeze({ source, engine: "re2" as const, test });
+    if (re2.re2().prog.inst.length <= LARGE_PROGRAM) return Object.freeze({ source, engine: "re2" as const, test, match: test });
     return budgeted(source, "re2", test, options);
   }
   let v8: RegExp;
@@ -96,43 +104,64 @@ function re2Of(source: string): RE2JS | null {
 const context = vm.createContext(Object.create(null) as Record<string, unknown>);
 const script = new vm.Script("m(s)");
 
-/** A matcher that runs inside a `vm` script with a timeout, so V8 interrupts it when the budget is spent. */
-function budgeted(source: string, engine: Pattern["engine"], match: (input: string) => boolean, options: PatternOptions): Pattern {
+/**
+ * A matcher that runs inside a `vm` script with a timeout, so V8 interrupts it when the budget is spent.
+ * The budget is wall-clock time; a match the scheduler kept off the CPU (a loaded machine) is tried
+ * once more before it counts as over budget, so the answer does not depend on the machine's load.
+ */
+function budgeted(source: string, engine: Pattern["engine"], run: (input: string) => boolean, options: PatternOptions): Pattern {
   let reported = false;
   const memo = options.memo ? new Map<string, boolean>() : null;
-  let overBudget = false;
-  const run = (input: string): boolean => {
-    overBudget = false;
-    context.m = match;
+  const once = (input: string): MatchAnswer | "descheduled" => {
+    context.m = run;
     context.s = input;
+    const cpu = threadCpuMs();
     try {
       return script.runInContext(context, { timeout: V8_MATCH_BUDGET_MS }) === true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw err;
-      overBudget = true;
-      if (!reported) {
-        reported = true;
-        (options.onOverBudget ?? warnOverBudget)(source, V8_MATCH_BUDGET_MS);
-      }
-      return false;
+      return threadCpuMs() - cpu < V8_MATCH_BUDGET_MS / 2 ? "descheduled" : "over-budget";
     } finally {
       context.m = undefined;
       context.s = undefined;
     }
   };
-  const test = memo
-    ? (input: string): boolean => {
+  const timed = (input: string): MatchAnswer => {
+    let answer = once(input);
+    if (answer === "descheduled") answer = once(input);
+    if (answer === true || answer === false) return answer;
+    if (!reported) {
+      reported = true;
+      (options.onOverBudget ?? warnOverBudget)(source, V8_MATCH_BUDGET_MS);
+    }
+    return "over-budget";
+  };
+  const match = memo
+    ? (input: string): MatchAnswer => {
         const known = memo.get(input);
         if (known !== undefined) return known;
-        const answer = run(input);
-        // An answer cut short by the budget (a loaded machine) is not the pattern's: not remembered.
-        if (overBudget) return answer;
+        const answer = timed(input);
+        // An answer cut short by the budget is not the pattern's: not remembered.
+        if (answer === "over-budget") return answer;
         if (memo.size >= MEMO_LIMIT) memo.clear();
         memo.set(input, answer);
         return answer;
       }
-    : run;
-  return Object.freeze({ source, engine, test });
+    : timed;
+  return Object.freeze({ source, engine, match, test: (input: string) => match(input) === true });
+}
+
+/**
+ * CPU time of this thread in ms: Linux's schedstat (nanoseconds on the CPU) when readable, else the
+ * process's CPU time (which also counts the thread pool, so it may take a descheduled match for a slow one).
+ */
+function threadCpuMs(): number {
+  try {
+    return Number(fs.readFileSync("/proc/thread-self/schedstat", "latin1").split(" ", 1)[0]) / 1e6;
+  } catch {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  }
 }
 
 function warnOverBudget(source: string, budgetMs: number): void {

@@ -4,11 +4,12 @@
  * ipRegex; `groups`/`users` then say who may pass. A path that upstreams may read in more than one
  * way (Tomcat's `;parameters`, an encoded slash kept in a segment; see pipeline/path.ts), or a method
  * an upstream may turn into another (./method-readings.ts), is judged under each reading, and a
- * request passes only what every reading lets through.
+ * request passes only what every reading lets through. An ipRegex cut short by its time budget is
+ * read both ways, the same.
  */
 import net from "node:net";
 import picomatch from "picomatch";
-import { compilePattern } from "../config/pattern.js";
+import { compilePattern, type MatchAnswer } from "../config/pattern.js";
 import type { Config } from "../config/schema.js";
 import { foldCase } from "../pipeline/case-fold.js";
 import { trustedProxies } from "../pipeline/client-ip.js";
@@ -56,32 +57,38 @@ export function compileRules(access: Config["access"]): AccessRules {
       index,
       policy: rule.policy as Policy,
       who,
-      matches(path: string, method: string, ip: string): boolean {
+      /** Whether the rule applies; `"over-budget"` when only its ipRegex could not tell in time. */
+      matches(path: string, method: string, ip: string): MatchAnswer {
         if (!paths(access.caseInsensitivePaths ? foldCase(path) : path)) return false;
         // HEAD is a GET without a body: a rule about GET holds for HEAD too.
         if (rule.methods.length > 0 && !rule.methods.includes(method) && !(method === "HEAD" && rule.methods.includes("GET"))) return false;
         if (networks && !(net.isIP(ip) !== 0 && networks.contains(ip))) return false;
-        if (ipRegex && !ipRegex.test(ip)) return false;
-        return true;
+        return ipRegex ? ipRegex.match(ip) : true;
       },
     };
   });
-  const one = (path: string, method: string, ip: string): Decision => {
-    for (const r of rules) {
-      if (!r.matches(path, method, ip)) continue;
-      return r.who ? { policy: r.policy, who: [r.who], rule: r.index } : { policy: r.policy, rule: r.index };
+  /**
+   * What the rules say for one reading. An ipRegex that ran over its time budget could have gone
+   * either way, so both are followed and the caller takes the stricter (fail closed under load).
+   */
+  const candidates = (path: string, method: string, ip: string, from = 0): Decision[] => {
+    for (let i = from; i < rules.length; i++) {
+      const r = rules[i]!;
+      const applies = r.matches(path, method, ip);
+      if (applies === false) continue;
+      const decision: Decision = r.who ? { policy: r.policy, who: [r.who], rule: r.index } : { policy: r.policy, rule: r.index };
+      return applies === true ? [decision] : [decision, ...candidates(path, method, ip, i + 1)];
     }
-    return { policy: access.defaultPolicy as Policy, rule: "default" };
+    return [{ policy: access.defaultPolicy as Policy, rule: "default" }];
   };
   return {
     decide(path, otherReadings, method, ip) {
       const methods = typeof method === "string" ? [method] : method;
-      const first = one(path, methods[0]!, ip);
-      if (otherReadings === undefined && methods.length === 1) return first;
+      const decisions = candidates(path, methods[0]!, ip);
+      if (otherReadings === undefined && methods.length === 1 && decisions.length === 1) return decisions[0]!;
       const paths = [path, ...(otherReadings === undefined ? [] : typeof otherReadings === "string" ? [otherReadings] : otherReadings)];
-      const decisions = [first];
-      for (const p of paths) for (const m of methods) if (p !== path || m !== methods[0]) decisions.push(one(p, m, ip));
-      let strictest = first;
+      for (const p of paths) for (const m of methods) if (p !== path || m !== methods[0]) decisions.push(...candidates(p, m, ip));
+      let strictest = decisions[0]!;
       for (const d of decisions) if (STRICTNESS[d.policy] > STRICTNESS[strictest.policy]) strictest = d;
       if (strictest.policy === "bypass" || strictest.policy === "deny") return strictest;
       // Each reading's users/groups condition must hold too: "/legacy;x/data" is "/legacy/data" to

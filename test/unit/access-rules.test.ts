@@ -116,6 +116,26 @@ describe("compileRules", () => {
       assert.equal(lookahead.decide("/x", undefined, "GET", "192.0.2.1").policy, "bypass");
       assert.equal(lookahead.decide("/x", undefined, "GET", "10.0.0.1").policy, "deny");
     });
+
+    it("reads an ipRegex cut short by its time budget both ways and keeps the stricter: a deny rule holds, a bypass rule does not open", () => {
+      // Exponential on V8 against a long IPv6 address: never answers within the budget.
+      const slow = "^(?=([0-9a-f:]+)+!)";
+      const ip = "2001:db8:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa";
+      const denyRule = rules({ defaultPolicy: "bypass", rules: [{ paths: ["/internal/**"], ipRegex: slow, policy: "deny" }] });
+      assert.deepEqual(denyRule.decide("/internal/x", undefined, "GET", ip), { policy: "deny", rule: 0 });
+      assert.deepEqual(denyRule.decide("/public/x", undefined, "GET", ip), { policy: "bypass", rule: "default" }, "a path the rule cannot match never runs it");
+      const bypassRule = rules({
+        defaultPolicy: "authenticated",
+        rules: [
+          { paths: ["/admin/**"], ipRegex: slow, policy: "bypass" },
+          { paths: ["/admin/**"], groups: ["ops"], policy: "admin" },
+        ],
+      });
+      assert.deepEqual(bypassRule.decide("/admin/x", undefined, "GET", ip), { policy: "admin", who: [{ users: [], groups: ["ops"] }], rule: 1 });
+      assert.deepEqual(bypassRule.decide("/data/x", undefined, "GET", ip), { policy: "authenticated", rule: "default" });
+      const authRule = rules({ defaultPolicy: "bypass", rules: [{ paths: ["/**"], ipRegex: slow, groups: ["staff"], policy: "authenticated" }] });
+      assert.deepEqual(authRule.decide("/x", undefined, "GET", ip), { policy: "authenticated", who: [{ users: [], groups: ["staff"] }], rule: 0 });
+    });
   });
 
   describe("groups and users", () => {

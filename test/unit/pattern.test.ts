@@ -1,5 +1,8 @@
 /** Admin-written patterns: linear time on RE2, lookaround on V8 under a budget, syntax errors named. */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { setTimeout as delay } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { compilePattern, patternProblem, PatternSyntaxError, V8_MATCH_BUDGET_MS } from "../../src/config/pattern.js";
 import { compileSite } from "../../src/config/site.js";
@@ -37,6 +40,52 @@ describe("admin-written patterns", () => {
     assert.ok(spent < 50, `the lookahead cost ${spent} ms of CPU (budget ${V8_MATCH_BUDGET_MS} ms of wall time)`);
     p.test(TEN_KB_OF_A);
     assert.deepEqual(reports, ["^(?=(a+)+$)a"], "reported once per pattern, not per match");
+  });
+
+  it("tells a match cut short by the budget apart through match(), and answers test() the same otherwise", () => {
+    const p = compilePattern("^(?=(a+)+$)a", { mode: "search", memo: true, onOverBudget: () => {} });
+    assert.equal(p.match(TEN_KB_OF_A), "over-budget");
+    assert.equal(p.match(TEN_KB_OF_A), "over-budget", "an over-budget answer is not remembered as no match");
+    assert.equal(p.test(TEN_KB_OF_A), false);
+    assert.equal(p.match("aaa"), true);
+    assert.equal(p.match("b"), false);
+    const re2 = compilePattern("^10\\.", { mode: "search" });
+    assert.equal(re2.match("10.0.0.1"), true);
+    assert.equal(re2.match("192.0.2.1"), false);
+  });
+
+  it("does not take a match the scheduler kept off the CPU for one over budget: a process stopped mid-match still gets the pattern's answer", async () => {
+    // A child matches a ~2 ms lookahead in a loop while this process stops it (SIGSTOP) for twice the
+    // budget, five times: each stop makes V8 interrupt the match in progress with little CPU spent.
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", `
+      import { compilePattern } from ${JSON.stringify(new URL("../../src/config/pattern.ts", import.meta.url).pathname)};
+      const p = compilePattern("^(?=(a+)+$)a", { mode: "search", onOverBudget: () => {} });
+      const input = "a".repeat(17) + "!";
+      const counts = { false: 0, true: 0, "over-budget": 0 };
+      let open = true;
+      process.stdin.on("end", () => { open = false; }).resume();
+      process.stdout.write("ready\\n");
+      const loop = () => {
+        const until = Date.now() + 50;
+        while (Date.now() < until) counts[String(p.match(input))]++;
+        if (open) setImmediate(loop); else process.stdout.write(JSON.stringify(counts) + "\\n");
+      };
+      loop();
+    `], { stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    while (!out.includes("ready")) await once(child.stdout, "data");
+    for (let i = 0; i < 5; i++) {
+      await delay(120);
+      child.kill("SIGSTOP");
+      await delay(V8_MATCH_BUDGET_MS * 2);
+      child.kill("SIGCONT");
+    }
+    child.stdin.end();
+    await once(child, "exit");
+    const counts = JSON.parse(out.trim().split("\n").at(-1)!) as Record<string, number>;
+    assert.ok(counts.false! > 100, `the child matched ${counts.false} times`);
+    assert.deepEqual({ true: counts.true, overBudget: counts["over-budget"] }, { true: 0, overBudget: 0 });
   });
 
   it("runs an RE2 pattern whose program is huge under the budget too: 20,000 instructions against 15 kB cost under 50 ms of CPU", () => {
