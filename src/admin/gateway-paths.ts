@@ -9,10 +9,9 @@ import type { RequestScope } from "../pipeline/scope.js";
 import type { Stage } from "../pipeline/stage.js";
 
 /** Whether the request's path, as the rules read it or as any upstream may (pipeline/path.ts), is under `prefix`. */
-export function underPrefix(scope: Pick<RequestScope, "path" | "paramFreePath" | "otherReadings">, prefix: string, caseInsensitive = false): boolean {
+export function underPrefix(scope: Pick<RequestScope, "path" | "otherReadings">, prefix: string, caseInsensitive = false): boolean {
   const own = caseInsensitive ? prefix.toLowerCase() : prefix;
   if (isUnder(scope.path, own, caseInsensitive)) return true;
-  if (scope.paramFreePath !== undefined && isUnder(scope.paramFreePath, own, caseInsensitive)) return true;
   return scope.otherReadings !== undefined && scope.otherReadings.some((p) => isUnder(p, own, caseInsensitive));
 }
 

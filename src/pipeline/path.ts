@@ -13,13 +13,9 @@ export interface NormalisedTarget {
   /** Percent-decoded and normalised: what gateway routes and access rules match. */
   path: string;
   /**
-   * The forwarded path as Tomcat (XNAT's server) reads it, with `;parameters` dropped from each
-   * segment; set only when it differs from `path`.
-   */
-  paramFreePath?: string;
-  /**
-   * Every other reading of `forwardPath` an upstream may take, `paramFreePath` among them; set only
-   * when one differs from `path`. Access rules must hold for each, and the strictest applies.
+   * Every other reading of `forwardPath` an upstream may take (Tomcat's, XNAT's server, with
+   * `;parameters` dropped first); set only when one differs from `path`. Access rules must hold for
+   * each, and the strictest applies.
    */
   otherReadings?: string[];
   /** What the upstream receives: dot segments resolved and empty segments merged, encoding kept. */
@@ -54,7 +50,8 @@ export function normaliseTarget(rawUrl: string): NormalisedTarget {
     // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be rejected.
     const m = /^https?:\/\/[^/?#]+([/?][^#]*)?$/i.exec(target);
     if (!m) throw badPath();
-    target = m[1] === undefined ? "/" : m[1].startsWith("?") ? `/${m[1]}` : m[1];
+    // "/" in front of the path or query; the "//" it makes before a path is merged below.
+    target = `/${m[1] ?? ""}`;
   }
   const q = target.indexOf("?");
   const rawPath = q === -1 ? target : target.slice(0, q);
@@ -66,21 +63,15 @@ export function normaliseTarget(rawUrl: string): NormalisedTarget {
   const forwardPath = normalise(rawPath);
   const path = readAs(forwardPath, false, true);
   const result: NormalisedTarget = { path, forwardPath, query };
-  const hasParams = forwardPath.includes(";");
-  const hasEncodedSlash = ENCODED_SLASH.test(forwardPath);
-  if (!hasParams && !hasEncodedSlash) return result;
-  const others = new Set<string>();
-  if (hasParams) {
+  const others = new Set([
     // Tomcat drops `;parameters` from each segment of the raw path before it decodes; with
     // encodedSolidusHandling=decode it then splits on `%2F`, with "passthrough" it keeps it.
-    const paramFree = readAs(forwardPath, true, true);
-    if (paramFree !== path) result.paramFreePath = paramFree;
-    others.add(paramFree);
-    if (hasEncodedSlash) others.add(readAs(forwardPath, true, false));
-  }
-  // Go's ServeMux, Express route parameters and Apache's AllowEncodedSlashes NoDecode keep `%2F`
-  // inside a segment: `/data/projects/a%2Fb` is one project there, and must meet `/data/projects/*`.
-  if (hasEncodedSlash) others.add(readAs(forwardPath, false, false));
+    readAs(forwardPath, true, true),
+    readAs(forwardPath, true, false),
+    // Go's ServeMux, Express route parameters and Apache's AllowEncodedSlashes NoDecode keep `%2F`
+    // inside a segment: `/data/projects/a%2Fb` is one project there, and must meet `/data/projects/*`.
+    readAs(forwardPath, false, false),
+  ]);
   others.delete(path);
   if (others.size > 0) result.otherReadings = [...others];
   return result;
@@ -109,16 +100,11 @@ function normalise(rawPath: string): string {
       trailingSlash = last; // repeated slashes merge; a final one stays
       continue;
     }
-    if (!ENCODED_SLASH.test(seg)) {
-      if (DOT_WITH_PARAMS.test(name)) throw badPath();
-      kept.push({ raw: seg, sep: "/" });
-      continue;
-    }
     // An encoded slash separates names like "/" does. Where it would make an empty name or a dot
     // segment ("/%2Fadmin", "/a%2F", "..%2Fadmin", "/admin%2F..%2Fpublic") upstreams part ways:
     // nginx merges and resolves them, Express and Go keep them, Tomcat refuses them. Rather than
     // guess which reading the upstream takes, the request is refused; no client needs these shapes.
-    const separators = seg.match(ENCODED_SLASHES)!;
+    const separators = seg.match(ENCODED_SLASHES) ?? [];
     const parts = seg.split(ENCODED_SLASH);
     for (let j = 0; j < parts.length; j++) {
       // Escapes never straddle an encoded slash (each "%" starts one), so the parts decode alone.
@@ -127,8 +113,9 @@ function normalise(rawPath: string): string {
       kept.push({ raw: parts[j]!, sep: j === 0 ? "/" : separators[j - 1]! });
     }
   }
+  // A path that keeps no name ended in an empty or dot segment, which set trailingSlash.
   const joined = kept.map((p) => p.sep + p.raw).join("");
-  return trailingSlash ? `${joined}/` : joined || "/";
+  return trailingSlash ? `${joined}/` : joined;
 }
 
 /**
@@ -139,10 +126,10 @@ function normalise(rawPath: string): string {
  */
 function readAs(forwardPath: string, dropParams: boolean, splitEncodedSlash: boolean): string {
   const names: string[] = [];
-  let trailingSlash = false;
+  let trailingSlash!: boolean; // set by every pass: a forwarded path starts with "/"
   const segments = forwardPath.split("/");
   for (let i = 1; i < segments.length; i++) {
-    const seg = dropParams ? segments[i]!.replace(/;.*$/s, "") : segments[i]!;
+    const seg = dropParams ? segments[i]!.split(";", 1)[0]! : segments[i]!;
     const decoded = decode(seg);
     const parts = splitEncodedSlash ? decoded.split("/") : [decoded.replaceAll("/", "%2F")];
     for (const part of parts) {

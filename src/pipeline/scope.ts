@@ -16,8 +16,6 @@ export interface RequestScope {
   forwardedFor: string;
   /** Percent-decoded, dot-segment-free path, for matching routes and rules. */
   path: string;
-  /** `path` with Tomcat `;parameters` dropped, when that differs (see pipeline/path.ts). */
-  paramFreePath?: string;
   /** Every other reading of the forwarded path an upstream may take; rules hold for each (see pipeline/path.ts). */
   otherReadings?: string[];
   /** The path to forward: dot segments and repeated slashes removed, encoding kept. */

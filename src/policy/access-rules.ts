@@ -36,12 +36,11 @@ const STRICTNESS: Record<Policy, number> = { bypass: 0, authenticated: 1, admin:
 export interface AccessRules {
   /**
    * @param path the decoded, normalised path (`NormalisedTarget.path`)
-   * @param otherReadings the other readings of it an upstream may take (`NormalisedTarget.otherReadings`,
-   *   or a lone `paramFreePath`)
+   * @param otherReadings the other readings of it an upstream may take (`NormalisedTarget.otherReadings`)
    * @param method the request's method, or every method the upstream may run it as (./method-readings.ts),
    *   the request's own first
    */
-  decide(path: string, otherReadings: string | readonly string[] | undefined, method: string | readonly string[], ip: string): Decision;
+  decide(path: string, otherReadings: readonly string[] | undefined, method: string | readonly string[], ip: string): Decision;
 }
 
 export function compileRules(access: Config["access"]): AccessRules {
@@ -86,7 +85,7 @@ export function compileRules(access: Config["access"]): AccessRules {
       const methods = typeof method === "string" ? [method] : method;
       const decisions = candidates(path, methods[0]!, ip);
       if (otherReadings === undefined && methods.length === 1 && decisions.length === 1) return decisions[0]!;
-      const paths = [path, ...(otherReadings === undefined ? [] : typeof otherReadings === "string" ? [otherReadings] : otherReadings)];
+      const paths = [path, ...(otherReadings ?? [])];
       for (const p of paths) for (const m of methods) if (p !== path || m !== methods[0]) decisions.push(...candidates(p, m, ip));
       let strictest = decisions[0]!;
       for (const d of decisions) if (STRICTNESS[d.policy] > STRICTNESS[strictest.policy]) strictest = d;

@@ -170,13 +170,13 @@ describe("compileRules", () => {
       const bypassing = rules({ defaultPolicy: "bypass", rules: [{ paths: ["/admin/**"], policy: "admin" }] });
       assert.deepEqual(decideFor(bypassing, "/admin;x=1/y"), { policy: "admin", rule: 0 });
       assert.deepEqual(decideFor(bypassing, "/;jsessionid=1/admin/y"), { policy: "admin", rule: 0 });
-      assert.deepEqual(bypassing.decide("/admin;x=1/y", "/admin/y", "GET", "192.0.2.1"), { policy: "admin", rule: 0 });
+      assert.deepEqual(bypassing.decide("/admin;x=1/y", ["/admin/y"], "GET", "192.0.2.1"), { policy: "admin", rule: 0 });
     });
 
     it("keeps the literal reading's stricter rule when Tomcat's reading meets a laxer one", () => {
       // A rule written for the literal name (with its ";v=2") is met by the literal reading only.
       const m = rules({ defaultPolicy: "bypass", rules: [{ paths: ["/a;v=2/**"], policy: "deny" }, { paths: ["/a/**"], policy: "bypass" }] });
-      assert.deepEqual(m.decide("/a;v=2/x", "/a/x", "GET", "192.0.2.1"), { policy: "deny", rule: 0 });
+      assert.deepEqual(m.decide("/a;v=2/x", ["/a/x"], "GET", "192.0.2.1"), { policy: "deny", rule: 0 });
     });
 
     it("applies the stricter of two readings for every pair of policies", () => {
@@ -185,14 +185,14 @@ describe("compileRules", () => {
         for (const [j, tomcat] of policies.entries()) {
           const m = rules({ defaultPolicy: "bypass", rules: [{ paths: ["/p;x/**"], policy: literal }, { paths: ["/p/**"], policy: tomcat }] });
           const expected = j > i ? { policy: tomcat, rule: 1 } : { policy: literal, rule: 0 };
-          assert.deepEqual(m.decide("/p;x/y", "/p/y", "GET", "192.0.2.1"), expected, `${literal} beside ${tomcat}`);
+          assert.deepEqual(m.decide("/p;x/y", ["/p/y"], "GET", "192.0.2.1"), expected, `${literal} beside ${tomcat}`);
         }
       }
     });
 
     it("names the first reading's rule when two readings meet rules of the same policy", () => {
       const m = rules({ defaultPolicy: "bypass", rules: [{ paths: ["/p/**"], policy: "admin" }, { paths: ["/p;x/**"], policy: "admin" }] });
-      assert.deepEqual(m.decide("/p;x/y", "/p/y", "GET", "192.0.2.1"), { policy: "admin", rule: 1 });
+      assert.deepEqual(m.decide("/p;x/y", ["/p/y"], "GET", "192.0.2.1"), { policy: "admin", rule: 1 });
       assert.deepEqual(m.decide("/p/y", ["/p;x/y"], "GET", "192.0.2.1"), { policy: "admin", rule: 0 });
     });
 
@@ -213,7 +213,7 @@ describe("compileRules", () => {
           { paths: ["/p/**"], groups: ["scientists"], policy: "admin" },
         ],
       });
-      const d = m.decide("/p;x/y", "/p/y", "GET", "192.0.2.1");
+      const d = m.decide("/p;x/y", ["/p/y"], "GET", "192.0.2.1");
       assert.equal(d.policy, "admin");
       assert.equal(d.rule, 1);
       assert.deepEqual(d.who, [{ users: ["carol"], groups: [] }, { users: [], groups: ["scientists"] }]);
@@ -221,7 +221,7 @@ describe("compileRules", () => {
 
     it("does not carry the users of a bypass rule met by one reading, which ask nothing of anyone", () => {
       const m = rules({ defaultPolicy: "authenticated", rules: [{ paths: ["/p;x/**"], users: ["carol"], policy: "bypass" }] });
-      assert.deepEqual(m.decide("/p;x/y", "/p/y", "GET", "192.0.2.1"), { policy: "authenticated", rule: "default" });
+      assert.deepEqual(m.decide("/p;x/y", ["/p/y"], "GET", "192.0.2.1"), { policy: "authenticated", rule: "default" });
     });
 
     it("applies a rule that only the reading with the encoded slash kept in a segment meets (/data/projects/a%2Fb)", () => {
@@ -264,7 +264,7 @@ describe("compileRules", () => {
           { paths: ["/p/**"], users: ["carol"], policy: "authenticated" },
         ],
       });
-      assert.deepEqual(byPath.decide("/p;x/y", "/p/y", "GET", "192.0.2.1"), { policy: "deny", rule: 0 });
+      assert.deepEqual(byPath.decide("/p;x/y", ["/p/y"], "GET", "192.0.2.1"), { policy: "deny", rule: 0 });
       const byMethod = rules({
         defaultPolicy: "bypass",
         rules: [
