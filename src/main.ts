@@ -36,6 +36,7 @@ import { LiveSite } from "./config/live-site.js";
 import { Accounts } from "./auth/local/accounts.js";
 import { ensureAdmin } from "./auth/local/bootstrap.js";
 import { credentialsStage } from "./auth/credentials.js";
+import { ANONYMOUS, principalOf, sessionOf } from "./auth/identity.js";
 import { LoginService } from "./auth/login.js";
 import { Directory, directorySettings } from "./ldap/directory.js";
 import { loadLdapTls } from "./ldap/tls.js";
@@ -293,7 +294,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
 
   const scopeFor = (kind: ListenerKind, req: http.IncomingMessage): RequestScope => {
     const { clientIp, forwardedFor } = resolveClientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], trusted);
-    return { id: nextRequestId(), startedAt: performance.now(), listener: kind, clientIp, forwardedFor, path: "", forwardPath: "", query: "", route: "", log };
+    return { id: nextRequestId(), startedAt: performance.now(), listener: kind, clientIp, forwardedFor, path: "", forwardPath: "", query: "", route: "", log, identity: ANONYMOUS };
   };
 
   /** Every error a request or upgrade meets ends here: CSRF refusals are reported, server faults logged. */
@@ -342,7 +343,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     const pass = () => {
       if (res.headersSent) return;
       res.detachSocket(socket);
-      const id = scope.session?.id;
+      const id = sessionOf(scope.identity)?.id;
       if (id) {
         const set = socketsBySession.get(id) ?? new Set<net.Socket>();
         socketsBySession.set(id, set.add(socket));
@@ -351,7 +352,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
           if (set.size === 0) socketsBySession.delete(id);
         });
       }
-      scope.log.info({ requestId: scope.id, path: scope.path, listener: kind, user: scope.principal?.user }, "websocket upgrade");
+      scope.log.info({ requestId: scope.id, path: scope.path, listener: kind, user: principalOf(scope.identity)?.user }, "websocket upgrade");
       try {
         upstream.upgrade(req, socket, head, scope);
       } catch (err) {

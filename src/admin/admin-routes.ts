@@ -2,6 +2,7 @@
  * Admin routes (SPEC §6.2, §6.4): list and end sessions, end all of a user's sessions, unlock and
  * re-enable accounts. Admin role required; TLS only; the gateway's CSRF token on every change.
  */
+import { sessionOf, signedIn } from "../auth/identity.js";
 import type { Accounts } from "../auth/local/accounts.js";
 import type { Site } from "../config/site.js";
 import { GatewayError } from "../errors.js";
@@ -9,7 +10,7 @@ import { audit } from "../log/logger.js";
 import { tokenMatches, csrfRefused } from "../policy/csrf.js";
 import { sendJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
-import type { SessionService } from "../sessions/session-service.js";
+import type { Principal, SessionService } from "../sessions/session-service.js";
 import type { SessionRecord, Store } from "../store/store.js";
 import { queryOf } from "../web/body.js";
 import type { GatewayRoute } from "./gateway-routes.js";
@@ -22,17 +23,19 @@ export interface AdminRouteDeps {
 }
 
 /** 401 without a signed-in user (the guest is not one), 403 for a user without the `admin` role. */
-export function requireAdmin(x: Exchange): void {
-  const p = x.scope.principal;
-  if (!p || x.scope.authVia === "guest") throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
+export function requireAdmin(x: Exchange): Principal {
+  const p = signedIn(x.scope.identity);
+  if (!p) throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
   if (!p.roles.includes("admin")) throw new GatewayError("ERR_FORBIDDEN", 403, "Administrators only.");
+  return p;
 }
 
 /** A change by a session needs the session's CSRF token in `X-CSRF-Token` (SPEC §6.5). */
 export function requireToken(x: Exchange, site: Site): void {
   // Basic-authenticated admin scripts are exempt, as for CSRF in general (SPEC §6.5).
-  if (x.scope.authVia !== "session" || !site.enableCsrfToken) return;
-  if (!tokenMatches(x.scope.session!.csrfToken, x.req.headers["x-csrf-token"] as string | undefined)) throw csrfRefused();
+  const session = sessionOf(x.scope.identity);
+  if (session === undefined || !site.enableCsrfToken) return;
+  if (!tokenMatches(session.csrfToken, x.req.headers["x-csrf-token"] as string | undefined)) throw csrfRefused();
 }
 
 /** A session as admins see it: the public id is `<tag>.<hash>`, never the cookie's secret. */
@@ -93,25 +96,25 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
         // The audit line names whose session it was (end answers the user).
         const user = await d.sessions.end({ tag, id });
         if (user === null) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
-        audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, user, reason: "admin", session: `${tag}.${id.slice(0, 8)}…`, requestId: x.scope.id });
+        audit(x.scope.log, "session.ended", { by: signedIn(x.scope.identity)!.user, user, reason: "admin", session: `${tag}.${id.slice(0, 8)}…`, requestId: x.scope.id });
         sendJson(x.res, 200, { ended: true });
         return "done";
       },
     },
     userAction("DELETE", "sessions", "admin-user-sessions-end", async (name, x) => {
       const ended = await d.sessions.endAll(name);
-      audit(x.scope.log, "session.ended", { by: x.scope.principal!.user, user: name, reason: "admin", count: ended.length, requestId: x.scope.id });
+      audit(x.scope.log, "session.ended", { by: signedIn(x.scope.identity)!.user, user: name, reason: "admin", count: ended.length, requestId: x.scope.id });
       return { ended: ended.length };
     }),
     userAction("POST", "unlock", "admin-user-unlock", async (name, x) => {
       await d.store.clearLoginFailures(name);
-      audit(x.scope.log, "account.unlocked", { by: x.scope.principal!.user, user: name, requestId: x.scope.id });
+      audit(x.scope.log, "account.unlocked", { by: signedIn(x.scope.identity)!.user, user: name, requestId: x.scope.id });
       return { unlocked: name };
     }),
     userAction("POST", "enable", "admin-user-enable", async (name, x) => {
       if (!(await d.accounts.get(name))) throw new GatewayError("ERR_NOT_FOUND", 404, "No such user.");
       await d.accounts.setEnabled(name, true);
-      audit(x.scope.log, "account.enabled", { by: x.scope.principal!.user, user: name, requestId: x.scope.id });
+      audit(x.scope.log, "account.enabled", { by: signedIn(x.scope.identity)!.user, user: name, requestId: x.scope.id });
       return { enabled: name };
     }),
     {

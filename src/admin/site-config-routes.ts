@@ -15,6 +15,7 @@ import { audit } from "../log/logger.js";
 import { sendJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
 import { StoreUnavailableError } from "../store/store.js";
+import { signedIn } from "../auth/identity.js";
 import { isJsonRequest, readJson } from "../web/body.js";
 import { requireAdmin, requireToken } from "./admin-routes.js";
 import type { GatewayRoute } from "./gateway-routes.js";
@@ -41,7 +42,7 @@ const valuesOf = (values: SiteConfig, names: readonly SiteKey[]) => Object.fromE
  * 503 (as everywhere else), not 401: the client did nothing wrong.
  */
 function requireAdminHere(x: Exchange): void {
-  if (!x.scope.principal && x.scope.storeDown) throw new StoreUnavailableError();
+  if (x.scope.identity.kind === "store-unavailable") throw new StoreUnavailableError();
   requireAdmin(x);
 }
 
@@ -75,7 +76,7 @@ async function changing(
   change: (user: string) => Promise<Record<string, SiteChange>>,
   auditExtra: Record<string, unknown> = {},
 ): Promise<Record<string, SiteChange> | "done"> {
-  const user = x.scope.principal!.user;
+  const user = signedIn(x.scope.identity)!.user;
   let changes: Record<string, SiteChange>;
   try {
     changes = await change(user);

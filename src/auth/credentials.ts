@@ -1,7 +1,8 @@
 /**
  * The credentials stage: finds out who a request is from — the session cookie, or
  * `Authorization: Basic user:password` (scripts, with lockout accounting and a short cache of
- * successful verifications, SPEC §7) — without deciding whether that is enough (./../policy does).
+ * successful verifications, SPEC §7) — and records it as the request's Identity (./identity.ts),
+ * without deciding whether that is enough (../policy/decide.ts does).
  * The `Authorization` header is consumed here and never forwarded.
  */
 import { hash, randomBytes } from "node:crypto";
@@ -10,8 +11,9 @@ import type { Site } from "../config/site.js";
 import { audit } from "../log/logger.js";
 import type { Exchange, Stage } from "../pipeline/stage.js";
 import { splitCookie } from "../sessions/cookie.js";
-import type { Principal, SessionService, Validation } from "../sessions/session-service.js";
+import type { SessionService, Validation } from "../sessions/session-service.js";
 import { type SessionRecord, type Store, StoreUnavailableError, USER_CHANGED } from "../store/store.js";
+import { BASIC_FAILED, STORE_UNAVAILABLE, type Identity } from "./identity.js";
 import type { Accounts } from "./local/accounts.js";
 import { splitProvider, type LoginResult, type LoginService } from "./login.js";
 
@@ -27,7 +29,7 @@ export interface CredentialsDeps {
 }
 
 interface CachedCredential {
-  principal: Principal;
+  identity: Identity & { kind: "basic" };
   /** The user's version when the password was verified (store.getUserVersion). */
   version: number;
   /** store.subscriptionEpoch() then; while it holds, `user-changed` messages keep this entry fresh. */
@@ -54,7 +56,7 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
 
   void deps.store
     .subscribe(USER_CHANGED, (user) => {
-      for (const [k, entry] of cache) if (entry.principal.user === user) cache.delete(k);
+      for (const [k, entry] of cache) if (entry.identity.principal.user === user) cache.delete(k);
     })
     .catch(() => undefined);
 
@@ -74,8 +76,7 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     // `user-changed`, which drops the entry on every process. While that announcement cannot be
     // relied on (subscription down or re-established since), the version is read instead.
     if (cached && cached.until > deps.clock.now() && cached.epoch !== -1 && cached.epoch === deps.store.subscriptionEpoch()) {
-      x.scope.principal = cached.principal;
-      x.scope.authVia = "basic";
+      x.scope.identity = cached.identity;
       return;
     }
     return failClosed(x, fromBasic(x, user, password, key, cached));
@@ -89,9 +90,8 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     const account = splitProvider(user, deps.logins.providers).user;
     const folded = account.toLowerCase();
     if (cached && cached.until > now) {
-      if ((await deps.store.getUserVersion(cached.principal.user)) === cached.version) {
-        scope.principal = cached.principal;
-        scope.authVia = "basic";
+      if ((await deps.store.getUserVersion(cached.identity.principal.user)) === cached.version) {
+        scope.identity = cached.identity;
         return;
       }
       cache.delete(key);
@@ -111,32 +111,35 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
     const { result, version } = await pending;
     if (!result.ok) {
       audit(scope.log, "login.failed", { user: result.user, reason: result.reason, via: "basic", ip: scope.clientIp, requestId: scope.id });
-      scope.basicFailed = true;
+      scope.identity = BASIC_FAILED;
       return;
     }
     if (result.mustChange !== null) {
       audit(scope.log, "login.failed", { user, reason: `password-change-required:${result.mustChange}`, via: "basic", ip: scope.clientIp, requestId: scope.id });
-      scope.basicFailed = true;
+      scope.identity = BASIC_FAILED;
       return;
     }
-    scope.principal = result.principal;
-    scope.authVia = "basic";
+    const identity = { kind: "basic", principal: result.principal } as const;
+    scope.identity = identity;
     // Remembered only if nothing changed the account while its password was being verified.
     if (deps.credentialCacheTtlMs > 0 && version !== undefined && (await deps.store.getUserVersion(result.principal.user)) === version) {
       if (cache.size > 10_000) cache.clear();
-      cache.set(key, { principal: result.principal, version, epoch, until: now + deps.credentialCacheTtlMs });
+      cache.set(key, { identity, version, epoch, until: now + deps.credentialCacheTtlMs });
     }
   }
 
   // What a session record gives each of its requests (principal, X-Session-Expires value), made once:
   // records are shared while the session service caches them, so is this.
-  const fromRecord = new WeakMap<SessionRecord, { principal: Principal; expires: string }>();
+  const fromRecord = new WeakMap<SessionRecord, { identity: Identity; expires: string }>();
 
-  /** Store work for a request: an unreachable store leaves it unauthenticated and marked (fail closed). */
+  /**
+   * Store work for a request: an unreachable store leaves it unauthenticated and marked (fail closed),
+   * unless an earlier cookie value had already authenticated it.
+   */
   function failClosed(x: Exchange, work: Promise<void>): Promise<void> {
     return work.catch((err: unknown) => {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      x.scope.storeDown = true;
+      if (x.scope.identity.kind === "anonymous") x.scope.identity = STORE_UNAVAILABLE;
     });
   }
 
@@ -152,20 +155,17 @@ export function credentialsStage(deps: CredentialsDeps): Stage {
       let known = fromRecord.get(s);
       if (known === undefined) {
         known = {
-          principal: { user: s.user, roles: s.roles, email: s.email, name: s.name, provider: s.provider },
+          identity: { kind: "session", session: s, principal: { user: s.user, roles: s.roles, email: s.email, name: s.name, provider: s.provider } },
           expires: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
         };
         fromRecord.set(s, known);
       }
-      scope.session = s;
-      scope.principal = known.principal;
-      scope.authVia = "session";
-      scope.expiredAt = undefined;
+      scope.identity = known.identity;
       (scope.responseHeaders ??= {})["x-session-expires"] = known.expires;
       return true;
     }
     // The first timeout seen is the one the login page mentions, unless a later value authenticates.
-    if (result.kind === "expired") scope.expiredAt ??= result.at;
+    if (result.kind === "expired" && scope.identity.kind === "anonymous" && scope.identity.expiredAt === undefined) scope.identity = { kind: "anonymous", expiredAt: result.at };
     return false;
   }
 

@@ -1,6 +1,7 @@
 /** Answers the gateway writes itself: errors, short texts and JSON, with headers that suit them. */
 import type http from "node:http";
 import { GatewayError } from "../errors.js";
+import { wantsJson } from "./client-kind.js";
 import type { RequestScope } from "./scope.js";
 
 /** Headers on every answer the gateway writes itself (not on proxied ones: those are the application's). */
@@ -12,11 +13,6 @@ const OWN_HEADERS: Record<string, string> = {
 };
 
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
-export function wantsJson(req: http.IncomingMessage): boolean {
-  const accept = req.headers.accept ?? "";
-  return (accept.includes("application/json") && !accept.includes("text/html")) || req.headers["x-requested-with"] === "XMLHttpRequest";
-}
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -68,7 +64,7 @@ export function sendError(
   err: GatewayError,
   extra?: Record<string, string>,
 ): void {
-  if (wantsJson(req)) {
+  if (wantsJson(req.headers)) {
     sendJson(res, err.status, { error: err.code, message: err.publicMessage, requestId: scope.id }, extra);
     return;
   }

@@ -1,7 +1,6 @@
 /** The per-request scope: everything the stages learn about one request, carried in one typed object. */
 import type { Logger } from "../log/logger.js";
-import type { Principal } from "../sessions/session-service.js";
-import type { SessionRecord } from "../store/store.js";
+import type { Identity } from "../auth/identity.js";
 
 export type ListenerKind = "secure" | "insecure";
 
@@ -25,17 +24,11 @@ export interface RequestScope {
   /** A name for logs: which stage answered ("proxy", "gateway:healthz", "router:redirect"). */
   route: string;
   log: Logger;
-  /** Who the request is from, once a credential stage has established it. */
-  principal?: Principal;
-  /** How: the session cookie, Basic credentials, or the guest principal (requireLogin false). */
-  authVia?: "session" | "basic" | "guest";
-  session?: SessionRecord;
-  /** Basic credentials were sent and refused (answered 401 with WWW-Authenticate). */
-  basicFailed?: boolean;
-  /** The request carried a session that had timed out at this time. */
-  expiredAt?: number;
-  /** The store could not be asked about the credential the request carried. */
-  storeDown?: boolean;
+  /**
+   * Who the request is from: anonymous until the identify phase (auth/credentials.ts) establishes
+   * otherwise; the access decision may put the guest in place of nobody.
+   */
+  identity: Identity;
   /** Called when the response closes (finished or not), by the one "close" listener of the pipeline. */
   onClose?: () => void;
   /** Headers that every answer to this request carries, proxied ones included (X-Session-Expires). */

@@ -33,7 +33,18 @@ export interface Decision {
 
 const STRICTNESS: Record<Policy, number> = { bypass: 0, authenticated: 1, admin: 2, deny: 3 };
 
+/** A rule as `explain` names it (SPEC §8.3): where it comes from and what it says. */
+export interface RuleInfo {
+  /** Counts from 0 over the rules in the order they are tried. */
+  index: number;
+  source: "config";
+  paths: readonly string[];
+  policy: Policy;
+}
+
 export interface AccessRules {
+  /** The rule of a decision's `rule` index. */
+  info(index: number): RuleInfo;
   /**
    * @param path the decoded, normalised path (`NormalisedTarget.path`)
    * @param otherReadings the other readings of it an upstream may take (`NormalisedTarget.otherReadings`)
@@ -80,7 +91,9 @@ export function compileRules(access: Config["access"]): AccessRules {
     }
     return [{ policy: access.defaultPolicy as Policy, rule: "default" }];
   };
+  const infos: readonly RuleInfo[] = access.rules.map((rule, index) => Object.freeze({ index, source: "config" as const, paths: rule.paths, policy: rule.policy as Policy }));
   return {
+    info: (index) => infos[index]!,
     decide(path, otherReadings, method, ip) {
       const methods = typeof method === "string" ? [method] : method;
       const decisions = candidates(path, methods[0]!, ip);

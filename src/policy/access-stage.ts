@@ -1,22 +1,20 @@
 /**
- * The access stage: applies the access rules to what the credentials stage found. Unauthenticated
- * requests are answered here — 503 when the store could not be asked (fail closed), 401 with
- * WWW-Authenticate for scripts, a redirect to the login page for browsers — and nothing without the
- * required identity ever reaches the upstream.
+ * The access stage: asks the access decision (./decide.ts) about the request and the identity the
+ * identify phase established, and acts on the answer — 403, 503, 401 with or without a Basic
+ * challenge, a redirect to the login page, or on to the upstream. Nothing without the required
+ * identity ever reaches the upstream.
  */
-import type http from "node:http";
+import type { Identity } from "../auth/identity.js";
 import type { Site } from "../config/site.js";
 import { GatewayError } from "../errors.js";
 import { redirect, sendError } from "../pipeline/respond.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import type { Exchange, Stage, StageResult } from "../pipeline/stage.js";
 import type { Principal } from "../sessions/session-service.js";
-import { allowedBy, type AccessRules, type Decision } from "./access-rules.js";
-import { wantsChallenge } from "./browser.js";
-import { methodReadings } from "./method-readings.js";
+import type { AccessRules } from "./access-rules.js";
+import { decide, type Decision } from "./decide.js";
 import type { GuestPrincipal } from "./guest.js";
-
-export { GUEST } from "./guest.js";
+import { methodReadings } from "./method-readings.js";
 
 const storeDown = () => new GatewayError("ERR_STORE_UNAVAILABLE", 503, "Sign-in is unavailable for a moment; please try again shortly.");
 const forbidden = () => new GatewayError("ERR_FORBIDDEN", 403, "You do not have access to this page.");
@@ -33,7 +31,7 @@ export interface AccessDeps {
 }
 
 /** The login page URL for a browser, with where to come back to and, after a timeout, when it happened. */
-export function loginUrl(prefix: string, scope: RequestScope, expiredAt?: number): string {
+function loginUrl(prefix: string, scope: RequestScope, expiredAt?: number): string {
   const params = new URLSearchParams({ returnTo: scope.forwardPath + scope.query });
   if (expiredAt !== undefined) params.set("timeout", String(expiredAt));
   return `${prefix}/login?${params}`;
@@ -42,73 +40,56 @@ export function loginUrl(prefix: string, scope: RequestScope, expiredAt?: number
 const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="portcullis", charset="UTF-8"' };
 
 /**
- * 401. The Basic challenge is for scripts: a request carrying `Sec-Fetch-Mode` comes from a browser
- * (a fetch, an image, a frame), which would answer the challenge with its native password dialog —
- * a prompt a page on another site can raise, and one whose answer the browser then replays (SPEC §6.5).
+ * The identity the decision is asked about: nobody signed in becomes the guest while `requireLogin`
+ * is false (SPEC §4). The guest is cached, so this is a promise only once per refresh.
  */
-function challenge(req: http.IncomingMessage, x: Exchange): "done" {
-  sendError(req, x.res, x.scope, unauthenticated(), req.headers["sec-fetch-mode"] === undefined ? BASIC_CHALLENGE : undefined);
-  return "done";
+export function withGuest(identity: Identity, site: Site, guest: Pick<GuestPrincipal, "get">): Identity | Promise<Identity> {
+  if (identity.kind !== "anonymous" || site.requireLogin) return identity;
+  const asGuest = (principal: Readonly<Principal>): Identity => ({ kind: "guest", principal: { ...principal, roles: [...principal.roles] } });
+  const current = guest.get();
+  return current instanceof Promise ? current.then(asGuest) : asGuest(current);
 }
 
 export function accessStage(deps: AccessDeps): Stage {
+  const judge = (x: Exchange, identity: Identity, site: Site): StageResult => {
+    const { req, scope } = x;
+    const described = { methods: methodReadings(req, scope.query), path: scope.path, otherReadings: scope.otherReadings, clientIp: scope.clientIp, headers: req.headers };
+    return act(x, decide(described, identity, { rules: deps.rules, site }), deps);
+  };
   return {
     name: "access",
     run(x) {
-      const { req, res, scope } = x;
-      const decision = deps.rules.decide(scope.path, scope.otherReadings, methodReadings(req, scope.query), scope.clientIp);
-      scope.route = "proxy";
-      if (decision.policy === "deny") {
-        sendError(req, res, scope, forbidden());
-        return "done";
-      }
-      if (decision.policy === "bypass") return;
-      // Only here is the request known to count as activity: a polled public page must not keep a session alive.
-      deps.slide?.(scope);
-
       const site = deps.site();
-      if (!scope.principal && !site.requireLogin && !scope.storeDown && !scope.basicFailed && decision.policy === "authenticated") {
-        const asGuest = (guest: Readonly<Principal>) => {
-          scope.principal = { ...guest, roles: [...guest.roles] };
-          scope.authVia = "guest";
-          return judge(x, site, decision, deps.prefix);
-        };
-        const guest = deps.guest.get();
-        return guest instanceof Promise ? guest.then(asGuest) : asGuest(guest);
-      }
-      return judge(x, site, decision, deps.prefix);
+      const identity = withGuest(x.scope.identity, site, deps.guest);
+      return identity instanceof Promise ? identity.then((i) => judge(x, i, site)) : judge(x, identity, site);
     },
   };
 }
 
-/** The answer for a request whose principal (or lack of one) is known. */
-function judge(x: Exchange, site: Site, decision: Decision, prefix: string): StageResult {
+/** Carries out a decision. */
+function act(x: Exchange, decision: Decision, deps: AccessDeps): StageResult {
   const { req, res, scope } = x;
-  if (!scope.principal) {
-    if (scope.storeDown) {
+  scope.route = "proxy";
+  // Only a request the rules neither waive nor refuse outright counts as activity: a polled public
+  // page must not keep a session alive.
+  if (decision.activity) deps.slide?.(scope);
+  switch (decision.outcome) {
+    case "proxy":
+      scope.identity = decision.identity;
+      return;
+    case "403":
+      sendError(req, res, scope, forbidden());
+      return "done";
+    case "503":
       sendError(req, res, scope, storeDown());
       return "done";
-    }
-    if (scope.basicFailed || wantsChallenge(req, scope.path, site)) return challenge(req, x);
-    if (scope.expiredAt !== undefined && !isBrowserNavigation(req)) return challenge(req, x);
-    redirect(res, req.method === "GET" || req.method === "HEAD" ? 302 : 303, loginUrl(prefix, scope, scope.expiredAt));
-    return "done";
+    case "401":
+      // The Basic challenge is for scripts: a browser would answer it with its native password dialog,
+      // a prompt a page on another site can raise, and one whose answer it then replays (SPEC §6.5).
+      sendError(req, res, scope, unauthenticated(), decision.challenge ? BASIC_CHALLENGE : undefined);
+      return "done";
+    case "redirect-to-login":
+      redirect(res, req.method === "GET" || req.method === "HEAD" ? 302 : 303, loginUrl(deps.prefix, scope, decision.expiredAt));
+      return "done";
   }
-  if (decision.policy === "admin" && !scope.principal.roles.includes("admin")) {
-    sendError(req, res, scope, forbidden());
-    return "done";
-  }
-  if (!allowedBy(decision.who, scope.principal)) {
-    sendError(req, res, scope, forbidden());
-    return "done";
-  }
-}
-
-/** A browser asking for a page (not an API or XHR call): such clients are sent to the login page. */
-function isBrowserNavigation(req: http.IncomingMessage): boolean {
-  const accept = req.headers.accept ?? "";
-  if (accept.includes("application/json") && !accept.includes("text/html")) return false;
-  if (req.headers["x-requested-with"] === "XMLHttpRequest") return false;
-  const mode = req.headers["sec-fetch-mode"];
-  return mode === undefined || mode === "navigate";
 }

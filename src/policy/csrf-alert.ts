@@ -5,6 +5,7 @@
  */
 import type http from "node:http";
 import { randomUUID } from "node:crypto";
+import { signedIn } from "../auth/identity.js";
 import type { Clock } from "../clock.js";
 import type { Site } from "../config/site.js";
 import { audit, type Logger } from "../log/logger.js";
@@ -45,7 +46,7 @@ export function csrfReporter(d: CsrfAlertDeps): CsrfReporter {
   };
   return (req, scope, reason) => {
     const details = {
-      user: scope.principal?.user,
+      user: signedIn(scope.identity)?.user,
       reason,
       method: req.method,
       path: scope.path,

@@ -62,8 +62,8 @@ export function sentFromAnotherSite(req: http.IncomingMessage): boolean {
  * expects on its public paths (SAML and OpenID Connect `form_post` answers).
  */
 function refusedAsCrossSite(req: http.IncomingMessage, scope: RequestScope): boolean {
-  if (scope.authVia === "session") return !isSameOrigin(req, scope);
-  if (scope.authVia === "basic") return sentFromAnotherSite(req);
+  if (scope.identity.kind === "session") return !isSameOrigin(req, scope);
+  if (scope.identity.kind === "basic") return sentFromAnotherSite(req);
   return false;
 }
 
@@ -78,7 +78,7 @@ export function csrfStage(deps: { site: () => Site }): Stage {
   return {
     name: "csrf",
     run({ req, scope }) {
-      if (scope.authVia === undefined || SAFE.has(req.method ?? "GET")) return;
+      if (SAFE.has(req.method ?? "GET")) return;
       if (!deps.site().enableCsrfToken) return;
       if (!refusedAsCrossSite(req, scope)) return;
       scope.route = "csrf:refused";

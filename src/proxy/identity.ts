@@ -12,6 +12,7 @@
  * names meet upstream: a directory login whose folded name is a local account's is refused, see
  * `Accounts.holderOf`.)
  */
+import { principalOf } from "../auth/identity.js";
 import type { Config } from "../config/schema.js";
 import type { Stage } from "../pipeline/stage.js";
 import type { Principal } from "../sessions/session-service.js";
@@ -38,7 +39,7 @@ export function identityHeaders(names: Config["identity"]["headers"]): Stage {
   return {
     name: "identityHeaders",
     run({ req, scope }) {
-      const p = scope.principal;
+      const p = principalOf(scope.identity);
       if (!p) return;
       let v = values.get(p);
       if (v === undefined) {

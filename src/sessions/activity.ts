@@ -10,12 +10,12 @@ import type { SessionService } from "./session-service.js";
 /** Slides the session that authenticated a request and moves its X-Session-Expires to match. */
 export function sessionActivity(sessions: Pick<SessionService, "slide">): (scope: RequestScope) => void {
   return (scope) => {
-    const session = scope.session;
-    if (scope.authVia !== "session" || session === undefined) return;
-    const slid = sessions.slide(session);
+    const identity = scope.identity;
+    if (identity.kind !== "session") return;
+    const slid = sessions.slide(identity.session);
     // The same record within a second of the last slide: nothing moved.
-    if (slid === session) return;
-    scope.session = slid;
+    if (slid === identity.session) return;
+    scope.identity = { ...identity, session: slid };
     (scope.responseHeaders ??= {})["x-session-expires"] = new Date(Math.min(slid.expiresAt, slid.absoluteExpiresAt)).toISOString();
   };
 }

@@ -6,6 +6,7 @@
 import type { Clock } from "../clock.js";
 import type { RouterPolicy } from "../config/schema.js";
 import type { Site } from "../config/site.js";
+import { sessionOf, signedIn } from "../auth/identity.js";
 import type { Accounts } from "../auth/local/accounts.js";
 import type { LoginService } from "../auth/login.js";
 import { hashPassword } from "../auth/passwords/hash.js";
@@ -52,8 +53,9 @@ function sessionJson(s: SessionRecord) {
 }
 
 function requireSession(x: Exchange): SessionRecord {
-  if (x.scope.authVia !== "session" || !x.scope.session) throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
-  return x.scope.session;
+  const session = sessionOf(x.scope.identity);
+  if (session === undefined) throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
+  return session;
 }
 
 /** The gateway's own state-changing routes need the session's CSRF token besides the origin check. */
@@ -135,7 +137,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         }
         // One browser, one session: the session this browser was signed in with ends, so it neither
         // lives on unseen behind the new cookie nor counts against concurrentMaxSessions.
-        const previous = scope.authVia === "session" ? scope.session : undefined;
+        const previous = sessionOf(scope.identity);
         if (previous) {
           await d.sessions.end({ tag: previous.tag, id: previous.id });
           audit(scope.log, "session.ended", { user: previous.user, reason: "login", requestId: scope.id });
@@ -170,7 +172,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       async handler(x): Promise<"done"> {
         const fields = await readBody(x.req);
         // The credentials stage has taken the cookie off the request and found its session, if live.
-        const session = x.scope.session;
+        const session = sessionOf(x.scope.identity);
         if (session) {
           requireToken(x, fields, session, d.site());
           await d.sessions.end({ tag: session.tag, id: session.id });
@@ -223,7 +225,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       name: "password-page",
       tlsOnly: true,
       handler(x): "done" {
-        sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: x.scope.principal?.user ?? "", returnTo: safeReturnTo(queryOf(x.scope).get("returnTo")) }));
+        sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: signedIn(x.scope.identity)?.user ?? "", returnTo: safeReturnTo(queryOf(x.scope).get("returnTo")) }));
         return "done";
       },
     },
@@ -235,7 +237,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
       async handler(x): Promise<"done"> {
         const json = answersJson(x.req);
         const fields = await readBody(x.req);
-        const username = (fields.username ?? x.scope.principal?.user ?? "").trim();
+        const username = (fields.username ?? signedIn(x.scope.identity)?.user ?? "").trim();
         const returnTo = safeReturnTo(fields.returnTo);
         const answer = (status: number, code: string, message: string) => {
           if (json) sendJson(x.res, status, status === 200 ? { changed: true } : { error: code, message });

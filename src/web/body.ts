@@ -1,7 +1,7 @@
 /** Reads the small bodies of the gateway's own forms and JSON routes: bounded, typed, never thrown at. */
 import type http from "node:http";
 import { GatewayError } from "../errors.js";
-import { wantsJson } from "../pipeline/respond.js";
+import { wantsJson } from "../pipeline/client-kind.js";
 import type { RequestScope } from "../pipeline/scope.js";
 
 const LIMIT = 16 * 1024;
@@ -107,7 +107,7 @@ export function isJsonRequest(req: http.IncomingMessage): boolean {
 
 /** Whether the client is answered in JSON (it sent JSON or asks for it) rather than with a page. */
 export function answersJson(req: http.IncomingMessage): boolean {
-  return isJsonRequest(req) || wantsJson(req);
+  return isJsonRequest(req) || wantsJson(req.headers);
 }
 
 /** The query parameters of the request (the path is already normalised by the pipeline). */

@@ -86,7 +86,7 @@ describe("identity header values", () => {
     const stage = identityHeaders({ user: "X-Remote-User", groups: "X-Remote-Groups", email: "X-Remote-Email", provider: "X-Remote-Provider", name: "X-Remote-Name" });
     const req = { headers: {} } as http.IncomingMessage;
     const principal: Principal = { user: "%61dmin", roles: ["%61dmins", "ops"], email: "%61@x.org", name: "100% Ann", provider: "ldap" };
-    stage.run({ req, res: {} as http.ServerResponse, scope: { principal } as RequestScope });
+    stage.run({ req, res: {} as http.ServerResponse, scope: { identity: { kind: "basic", principal } } as RequestScope });
     assert.equal(req.headers["x-remote-user"], "%2561dmin");
     assert.equal(req.headers["x-remote-groups"], "%2561dmins,ops");
     assert.equal(req.headers["x-remote-email"], "%2561%40x.org");
@@ -100,7 +100,7 @@ describe("identity header values", () => {
     const stage = identityHeaders({ user: "X-Remote-User", groups: "X-Remote-Groups", email: "X-Remote-Email", provider: "X-Remote-Provider", name: "X-Remote-Name" });
     const req = { headers: {} } as http.IncomingMessage;
     const principal: Principal = { user: "jo+e", roles: ["staff,admin", "ops"], provider: "ldap" };
-    stage.run({ req, res: {} as http.ServerResponse, scope: { principal } as RequestScope });
+    stage.run({ req, res: {} as http.ServerResponse, scope: { identity: { kind: "basic", principal } } as RequestScope });
     assert.equal(req.headers["x-remote-user"], "jo%2Be");
     const groups = String(req.headers["x-remote-groups"]).split(",").map(decodeURIComponent);
     assert.deepEqual(groups, ["staff,admin", "ops"]);

@@ -1,3 +1,5 @@
+import { ANONYMOUS, type Identity } from "../../src/auth/identity.js";
+import type { SessionRecord } from "../../src/store/store.js";
 import assert from "node:assert/strict";
 import type http from "node:http";
 import { describe, it } from "node:test";
@@ -17,7 +19,15 @@ import {
   type CsrfReason,
 } from "../../src/policy/csrf.js";
 
-type Credential = RequestScope["authVia"];
+type Credential = "session" | "basic" | "guest" | undefined;
+
+const PRINCIPAL = { user: "ann", roles: ["user"], provider: "local" };
+
+function identityOf(credential: Credential): Identity {
+  if (credential === undefined) return ANONYMOUS;
+  if (credential === "session") return { kind: "session", principal: PRINCIPAL, session: { csrfToken: "t" } as SessionRecord };
+  return { kind: credential, principal: PRINCIPAL };
+}
 
 const HOST = "gateway.example.test:4443";
 const OWN = `https://${HOST}`;
@@ -28,7 +38,7 @@ function request(headers: http.IncomingHttpHeaders, method = "POST"): http.Incom
 }
 
 function scopeOf(authVia: Credential, listener: RequestScope["listener"] = "secure"): RequestScope {
-  return { listener, authVia, route: "proxy" } as RequestScope;
+  return { listener, identity: identityOf(authVia), route: "proxy" } as RequestScope;
 }
 
 function exchange(req: http.IncomingMessage, scope: RequestScope): Exchange {

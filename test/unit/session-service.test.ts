@@ -3,6 +3,7 @@
  * idle timeout; `slide` does, at most one store write a second, and what it slid is what the next
  * validation from memory answers.
  */
+import { ANONYMOUS, sessionOf } from "../../src/auth/identity.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
@@ -88,13 +89,15 @@ describe("SessionService", () => {
     const { cookieValue } = await newSession();
     clock.advance(2_000);
     const session = await valid(cookieValue);
-    const scope = { authVia: "session", session, responseHeaders: { "x-session-expires": "before" } } as unknown as RequestScope;
+    const principal = { user: session.user, roles: session.roles, provider: session.provider };
+    const scope = { identity: { kind: "session", principal, session }, responseHeaders: { "x-session-expires": "before" } } as unknown as RequestScope;
     const activity = sessionActivity(sessions);
     activity(scope);
-    assert.notEqual(scope.session, session);
+    assert.equal(scope.identity.kind, "session");
+    assert.notEqual(sessionOf(scope.identity), session);
     assert.equal(scope.responseHeaders!["x-session-expires"], new Date(clock.now() + 15 * MINUTE).toISOString());
-    const anonymous = {} as RequestScope;
+    const anonymous = { identity: ANONYMOUS } as RequestScope;
     activity(anonymous);
-    assert.deepEqual(anonymous, {});
+    assert.deepEqual(anonymous, { identity: ANONYMOUS });
   });
 });

@@ -1,13 +1,12 @@
 /** Browser or script: the User-Agent test of SPEC §7, with its length bound. */
 import assert from "node:assert/strict";
-import type http from "node:http";
 import { describe, it } from "node:test";
 import { validate } from "../../src/config/load.js";
 import { compileSite } from "../../src/config/site.js";
-import { isInteractive, MAX_AGENT_LENGTH } from "../../src/policy/browser.js";
+import { isInteractive, MAX_AGENT_LENGTH } from "../../src/pipeline/client-kind.js";
 
 const site = compileSite(validate({}, {}).site);
-const req = (agent: string) => ({ headers: { "user-agent": agent, accept: "text/html" } }) as unknown as http.IncomingMessage;
+const req = (agent: string) => ({ "user-agent": agent, accept: "text/html" });
 
 describe("browser or script", () => {
   it("takes a browser's User-Agent for a browser, up to the length bound", () => {
