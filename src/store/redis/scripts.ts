@@ -108,3 +108,10 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 `;
+
+/** Compare-and-set of one record: KEYS[1] the record, ARGV[1] the JSON expected there, ARGV[2] the new JSON. */
+export const REPLACE_RECORD = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`;
