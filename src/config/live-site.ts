@@ -9,14 +9,14 @@
 import type { Clock } from "../clock.js";
 import { SiteConfigError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
-import type { Store, Unsubscribe } from "../store/store.js";
+import { recordKind, type Store, type Unsubscribe } from "../store/store.js";
 import { validateSite } from "./load.js";
 import { suggest } from "./keys.js";
 import { type SiteConfig, type SiteKey, siteFields, siteKeys } from "./schema.js";
 import { compileSite, type Site } from "./site.js";
 
 /** The store record kind of overrides; the record id is the property name. */
-export const SITE_CONFIG_KIND = "site-config";
+export const SITE_CONFIG_KIND = recordKind<SiteOverride>("site-config");
 /** The channel a write is announced on; the message lists the changed names (for logs only). */
 export const SITE_CONFIG_CHANGED = "site-config-changed";
 
@@ -100,7 +100,7 @@ export class LiveSite {
    */
   async apply(changes: Readonly<Record<string, unknown>>, who: string): Promise<Record<string, SiteChange>> {
     if (Object.keys(changes).length === 0) return {};
-    const overrides = await this.o.store.listRecords<SiteOverride>(SITE_CONFIG_KIND);
+    const overrides = await this.o.store.listRecords(SITE_CONFIG_KIND);
     const before = this.merge(overrides);
     const result = validateSite({ ...before, ...changes });
     if (!result.ok) throw new SiteConfigError(result.issues);
@@ -120,7 +120,7 @@ export class LiveSite {
     if (unknown.length > 0) {
       throw new SiteConfigError(unknown.map((n) => ({ path: `site.${n}`, message: `is not a site-config property${hint(suggest(n, siteKeys))}` })));
     }
-    const overrides = await this.o.store.listRecords<SiteOverride>(SITE_CONFIG_KIND);
+    const overrides = await this.o.store.listRecords(SITE_CONFIG_KIND);
     const removed = overrides.filter((r) => names.includes(r.name)).map((r) => r.name);
     if (removed.length === 0) return {};
     const before = this.merge(overrides);
@@ -131,7 +131,7 @@ export class LiveSite {
 
   /** The overrides stored now, read afresh: what was changed at run time, by whom and when. */
   async overrides(): Promise<SiteOverride[]> {
-    const records = await this.o.store.listRecords<SiteOverride>(SITE_CONFIG_KIND);
+    const records = await this.o.store.listRecords(SITE_CONFIG_KIND);
     return records.filter((r) => isSiteKey(r.name)).sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -180,7 +180,7 @@ export class LiveSite {
     this.subscribe();
     try {
       const epoch = this.o.store.subscriptionEpoch();
-      this.install(await this.o.store.listRecords<SiteOverride>(SITE_CONFIG_KIND));
+      this.install(await this.o.store.listRecords(SITE_CONFIG_KIND));
       this.epoch = epoch;
       if (this.failing) this.o.log.info("site-config overrides read again from the store");
       this.failing = false;

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, afterEach, beforeEach, describe, it } from "node:test";
-import { type SessionRecord, type Store, sessionTag } from "../../src/store/store.js";
+import { recordKind, type SessionRecord, type Store, sessionTag } from "../../src/store/store.js";
 
 export interface StoreFactory {
   /** A fresh, empty store (a new key prefix or a new directory). */
@@ -211,39 +211,72 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     });
 
     describe("records", () => {
+      interface Person {
+        name?: string;
+        roles: string[];
+      }
+      const PEOPLE = recordKind<Person>("user");
+      const OTHERS = recordKind<{ n: number }>("other");
+      const SETTINGS = recordKind<{ v: number }>("setting");
+
       it("stores, lists and deletes records by kind", async () => {
-        await store.putRecord("user", "alice", { name: "alice", roles: ["admin"] });
-        await store.putRecord("user", "bob", { name: "bob", roles: [] });
-        await store.putRecord("other", "x", { n: 1 });
-        assert.deepEqual(await store.getRecord("user", "alice"), { name: "alice", roles: ["admin"] });
+        await store.putRecord(PEOPLE, "alice", { name: "alice", roles: ["admin"] });
+        await store.putRecord(PEOPLE, "bob", { name: "bob", roles: [] });
+        await store.putRecord(OTHERS, "x", { n: 1 });
+        assert.deepEqual(await store.getRecord(PEOPLE, "alice"), { name: "alice", roles: ["admin"] });
         assert.deepEqual(
-          (await store.listRecords<{ name: string }>("user")).map((u) => u.name).sort(),
+          (await store.listRecords(PEOPLE)).map((u) => u.name).sort(),
           ["alice", "bob"],
         );
-        assert.equal(await store.deleteRecord("user", "alice"), true);
-        assert.equal(await store.deleteRecord("user", "alice"), false);
-        assert.equal(await store.getRecord("user", "alice"), null);
-        assert.equal((await store.listRecords("user")).length, 1);
+        assert.equal(await store.deleteRecord(PEOPLE, "alice"), true);
+        assert.equal(await store.deleteRecord(PEOPLE, "alice"), false);
+        assert.equal(await store.getRecord(PEOPLE, "alice"), null);
+        assert.equal((await store.listRecords(PEOPLE)).length, 1);
       });
 
       it("puts and deletes several records of a kind in one write", async () => {
-        await store.putRecord("setting", "a", { v: 1 });
-        await store.putRecord("setting", "b", { v: 2 });
-        await store.writeRecords("setting", [["b", { v: 20 }], ["c", { v: 3 }]], ["a", "never-there"]);
-        assert.equal(await store.getRecord("setting", "a"), null);
-        assert.deepEqual(await store.getRecord("setting", "b"), { v: 20 });
-        assert.deepEqual((await store.listRecords<{ v: number }>("setting")).map((r) => r.v).sort((x, y) => x - y), [3, 20]);
+        await store.putRecord(SETTINGS, "a", { v: 1 });
+        await store.putRecord(SETTINGS, "b", { v: 2 });
+        await store.writeRecords(SETTINGS, [["b", { v: 20 }], ["c", { v: 3 }]], ["a", "never-there"]);
+        assert.equal(await store.getRecord(SETTINGS, "a"), null);
+        assert.deepEqual(await store.getRecord(SETTINGS, "b"), { v: 20 });
+        assert.deepEqual((await store.listRecords(SETTINGS)).map((r) => r.v).sort((x, y) => x - y), [3, 20]);
         // Deletes alone, and an empty write, are writes too.
-        await store.writeRecords("setting", [], ["b", "c"]);
-        await store.writeRecords("setting", []);
-        assert.deepEqual(await store.listRecords("setting"), []);
+        await store.writeRecords(SETTINGS, [], ["b", "c"]);
+        await store.writeRecords(SETTINGS, []);
+        assert.deepEqual(await store.listRecords(SETTINGS), []);
       });
 
       it("returns a copy, so callers cannot change stored state by accident", async () => {
-        await store.putRecord("user", "carol", { roles: ["a"] });
-        const got = await store.getRecord<{ roles: string[] }>("user", "carol");
+        await store.putRecord(PEOPLE, "carol", { roles: ["a"] });
+        const got = await store.getRecord(PEOPLE, "carol");
         got!.roles.push("admin");
-        assert.deepEqual(await store.getRecord("user", "carol"), { roles: ["a"] });
+        assert.deepEqual(await store.getRecord(PEOPLE, "carol"), { roles: ["a"] });
+      });
+
+      it("stores a kind under its name, so records written before kinds were typed still read", async () => {
+        await store.putRecord("setting", "old", { v: 7 });
+        assert.deepEqual(await store.getRecord(SETTINGS, "old"), { v: 7 });
+        await store.putRecord(SETTINGS, "new", { v: 8 });
+        assert.deepEqual(await store.getRecord("setting", "new"), { v: 8 });
+      });
+
+      it("reads a kind as the type it was declared with, and as no other", async () => {
+        await store.putRecord(SETTINGS, "a", { v: 1 });
+        const got = await store.getRecord(SETTINGS, "a");
+        assert.equal(got?.v, 1);
+        // Checked by the compiler (npx tsc), never run: each line must be refused.
+        const misuses = () => [
+          // @ts-expect-error a setting read as a person
+          store.getRecord<Person>(SETTINGS, "a"),
+          // @ts-expect-error a person written under a setting's kind
+          store.putRecord(SETTINGS, "a", { roles: [] }),
+          // @ts-expect-error a setting listed as something wider
+          store.listRecords<{ v?: number }>(SETTINGS),
+          // @ts-expect-error a compare-and-set whose new value is another type
+          store.replaceRecord(SETTINGS, "a", { v: 1 }, { n: 1 }),
+        ];
+        assert.equal(typeof misuses, "function");
       });
     });
 

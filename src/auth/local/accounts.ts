@@ -2,7 +2,7 @@
 import type { Clock } from "../../clock.js";
 import { relayCliAudits } from "../../log/audit-relay.js";
 import type { Logger } from "../../log/logger.js";
-import type { Store } from "../../store/store.js";
+import { recordKind, type Store } from "../../store/store.js";
 import { endUserSessions } from "../../sessions/end-user-sessions.js";
 import { hashPassword, isBareLegacy, wrapLegacy } from "../passwords/hash.js";
 
@@ -28,12 +28,12 @@ export interface UserRecord {
   history: PasswordHistoryEntry[];
 }
 
-const KIND = "user";
+const KIND = recordKind<UserRecord>("user");
 /**
  * Which local account holds a folded name (nameKey → `{ name }`), so that one holding `JSmith`
  * reserves `jsmith` without a scan of every account.
  */
-const NAME_KIND = "user-name";
+const NAME_KIND = recordKind<{ name: string }>("user-name");
 
 /**
  * A name as case- and accent-blind comparisons see it: compatibility forms and accents dropped, then
@@ -92,7 +92,7 @@ export class Accounts {
   }
 
   get(name: string): Promise<UserRecord | null> {
-    return this.store.getRecord<UserRecord>(KIND, name);
+    return this.store.getRecord(KIND, name);
   }
 
   /**
@@ -102,13 +102,13 @@ export class Accounts {
   async holderOf(name: string): Promise<UserRecord | null> {
     const exact = await this.get(name);
     if (exact) return exact;
-    const entry = await this.store.getRecord<{ name: string }>(NAME_KIND, nameKey(name));
+    const entry = await this.store.getRecord(NAME_KIND, nameKey(name));
     return entry ? this.get(entry.name) : null;
   }
 
   /** Writes the name entries that are missing or name an account that is gone (idempotent). */
   private async reserveNames(users: readonly UserRecord[]): Promise<void> {
-    const entries = new Map((await this.store.listRecords<{ name: string }>(NAME_KIND)).map((e) => [nameKey(e.name), e.name]));
+    const entries = new Map((await this.store.listRecords(NAME_KIND)).map((e) => [nameKey(e.name), e.name]));
     const names = new Set(users.map((u) => u.name));
     const missing: [string, { name: string }][] = [];
     for (const user of users) {
@@ -149,7 +149,7 @@ export class Accounts {
   }
 
   list(): Promise<UserRecord[]> {
-    return this.store.listRecords<UserRecord>(KIND).then((users) => users.sort((a, b) => a.name.localeCompare(b.name)));
+    return this.store.listRecords(KIND).then((users) => users.sort((a, b) => a.name.localeCompare(b.name)));
   }
 
   async add(input: { name: string; password?: string; passwordHash?: string; roles?: string[]; email?: string }): Promise<UserRecord> {
@@ -251,7 +251,7 @@ export class Accounts {
   async remove(name: string): Promise<boolean> {
     const removed = await this.store.deleteRecord(KIND, name);
     const key = nameKey(name);
-    const entry = await this.store.getRecord<{ name: string }>(NAME_KIND, key);
+    const entry = await this.store.getRecord(NAME_KIND, key);
     if (entry?.name === name) {
       // Two accounts of one folded name can exist only from before names were reserved.
       const other = (await this.list()).find((u) => nameKey(u.name) === key);

@@ -13,16 +13,16 @@ import type { Clock } from "../../clock.js";
 import type { Site } from "../../config/site.js";
 import { audit, type Logger } from "../../log/logger.js";
 import type { Mailer } from "../../mail/mailer.js";
-import type { Store } from "../../store/store.js";
+import { recordKind, type Store } from "../../store/store.js";
 import { hashPassword } from "../passwords/hash.js";
 import { checkNewPassword, type PasswordProblem } from "../passwords/policy.js";
 import type { Accounts, UserRecord } from "./accounts.js";
 
 export const RESET_LINK_TTL_MS = 60 * 60 * 1000;
 const MAIL_INTERVAL_MS = 60 * 1000;
-const KIND = "password-reset";
+const KIND = recordKind<ResetRecord>("password-reset");
 /** Per account, the id of its newest link: asking again replaces the link mailed before (only the newest works). */
-const LATEST_KIND = "password-reset-latest";
+const LATEST_KIND = recordKind<LatestLink>("password-reset-latest");
 
 interface LatestLink {
   /** The account, also the record's id. */
@@ -88,8 +88,8 @@ export class PasswordResets {
     const record: ResetRecord = { id: idOf(token), user: account.name, expiresAt: now + RESET_LINK_TTL_MS, passwordDigest: passwordDigest(account) };
     // The pointer moves first: from then on the earlier link is refused (check), even if what
     // follows fails. Its record is then removed in the same write that stores the new one.
-    const previous = await d.store.getRecord<LatestLink>(LATEST_KIND, account.name);
-    await d.store.putRecord<LatestLink>(LATEST_KIND, account.name, { user: account.name, id: record.id, expiresAt: record.expiresAt });
+    const previous = await d.store.getRecord(LATEST_KIND, account.name);
+    await d.store.putRecord(LATEST_KIND, account.name, { user: account.name, id: record.id, expiresAt: record.expiresAt });
     await d.store.writeRecords(KIND, [[record.id, record]], previous && previous.id !== record.id ? [previous.id] : []);
     const link = `${d.resetUrl()}?token=${token}`;
     const sent = await d.mailer.send({
@@ -106,10 +106,10 @@ export class PasswordResets {
   /** The account a link may reset, or null when the link is unknown, used, expired or void. */
   async check(token: string): Promise<{ record: ResetRecord; account: UserRecord } | null> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
-    const record = await this.d.store.getRecord<ResetRecord>(KIND, idOf(token));
+    const record = await this.d.store.getRecord(KIND, idOf(token));
     if (!record || record.expiresAt <= this.d.clock.now()) return null;
     // Replaced by a newer link. (A link made before pointers existed has none, and stands alone.)
-    const latest = await this.d.store.getRecord<LatestLink>(LATEST_KIND, record.user);
+    const latest = await this.d.store.getRecord(LATEST_KIND, record.user);
     if (latest && latest.id !== record.id) return null;
     const account = await this.d.accounts.get(record.user);
     if (!account || !account.enabled || passwordDigest(account) !== record.passwordDigest) return null;
@@ -144,10 +144,10 @@ export class PasswordResets {
   /** Deletes links past their hour (they are refused anyway; this only frees the store), and their pointers. */
   async prune(now: number): Promise<number> {
     let removed = 0;
-    for (const record of await this.d.store.listRecords<ResetRecord>(KIND)) {
+    for (const record of await this.d.store.listRecords(KIND)) {
       if (record.expiresAt <= now && (await this.d.store.deleteRecord(KIND, record.id))) removed++;
     }
-    const stale = (await this.d.store.listRecords<LatestLink>(LATEST_KIND)).filter((p) => p.expiresAt <= now);
+    const stale = (await this.d.store.listRecords(LATEST_KIND)).filter((p) => p.expiresAt <= now);
     if (stale.length > 0) await this.d.store.writeRecords(LATEST_KIND, [], stale.map((p) => p.user));
     return removed;
   }
