@@ -38,6 +38,7 @@ import { ensureAdmin } from "./auth/local/bootstrap.js";
 import { credentialsStage } from "./auth/credentials.js";
 import { ANONYMOUS, principalOf, sessionOf } from "./auth/identity.js";
 import { LoginService } from "./auth/login.js";
+import { Regulation } from "./regulation/regulation.js";
 import { Directory, directorySettings } from "./ldap/directory.js";
 import { loadLdapTls } from "./ldap/tls.js";
 import { adminRoutes } from "./admin/admin-routes.js";
@@ -106,6 +107,7 @@ export interface Parts {
   accounts: Accounts;
   sessions: SessionService;
   logins: LoginService;
+  regulation: Regulation;
   resets: PasswordResets;
   reportCsrf: CsrfReporter;
 }
@@ -148,7 +150,7 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
           store: parts.store,
         }),
         ...passwordResetRoutes({ prefix, resets: parts.resets }),
-        ...adminRoutes({ sessions: parts.sessions, accounts: parts.accounts, store: parts.store, site: parts.site }),
+        ...adminRoutes({ sessions: parts.sessions, accounts: parts.accounts, regulation: parts.regulation, site: parts.site }),
         ...siteConfigRoutes({ live: parts.liveSite }),
       ],
       true,
@@ -239,7 +241,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     limitPolicy: config.session.limitPolicy,
   });
   await sessions.start();
-  const logins = new LoginService({ store, accounts, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp, log, directory });
+  const regulation = new Regulation({ store, clock, site: siteNow, ipLimit: config.regulation.maxFailuresPerIp, audit: (event, fields) => audit(log, event, fields) });
+  const logins = new LoginService({ regulation, accounts, clock, site: siteNow, log, directory });
   const mailer = createMailer(config.mail, path.resolve(cwd, config.store.dataDir), log);
   const resets = new PasswordResets({
     store,
@@ -253,7 +256,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const reportCsrf = csrfReporter({ site: siteNow, store, clock, mailer, adminEmail: config.mail.adminEmail, log });
   warnAboutMail(config, log, mailer);
-  const sweepDeps = { store, accounts, site: siteNow, log, resets };
+  const sweepDeps = { store, accounts, site: siteNow, log, resets, regulation };
   const scheduler = new Scheduler([resetFailedLoginsJob(sweepDeps), inactivityJob(sweepDeps)], store, clock, log);
   if (options.schedule !== false) scheduler.start();
   const access = accessLogFor(log);
@@ -288,7 +291,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await Promise.all(readCookies(req, config.session.cookieName).map(end));
     },
   };
-  const parts: Parts = { routerDeps, upstream, listeners: () => listeners!, site: siteNow, liveSite, guest, clock, store, accounts, sessions, logins, resets, reportCsrf };
+  const parts: Parts = { routerDeps, upstream, listeners: () => listeners!, site: siteNow, liveSite, guest, clock, store, accounts, sessions, logins, regulation, resets, reportCsrf };
   const stages = buildStages(config, parts);
   const upgradeStages = buildUpgradeStages(config, parts, stages);
 

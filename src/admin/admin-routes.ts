@@ -11,14 +11,15 @@ import { tokenMatches, csrfRefused } from "../policy/csrf.js";
 import { sendJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
 import type { Principal, SessionService } from "../sessions/session-service.js";
-import type { SessionRecord, Store } from "../store/store.js";
+import type { Regulation } from "../regulation/regulation.js";
+import type { SessionRecord } from "../store/store.js";
 import { queryOf } from "../web/body.js";
 import type { GatewayRoute } from "./gateway-routes.js";
 
 export interface AdminRouteDeps {
   sessions: SessionService;
   accounts: Accounts;
-  store: Store;
+  regulation: Regulation;
   site: () => Site;
 }
 
@@ -107,8 +108,7 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
       return { ended: ended.length };
     }),
     userAction("POST", "unlock", "admin-user-unlock", async (name, x) => {
-      await d.store.clearLoginFailures(name);
-      audit(x.scope.log, "account.unlocked", { by: signedIn(x.scope.identity)!.user, user: name, requestId: x.scope.id });
+      await d.regulation.unlock(name, { by: signedIn(x.scope.identity)!.user, requestId: x.scope.id });
       return { unlocked: name };
     }),
     userAction("POST", "enable", "admin-user-enable", async (name, x) => {
@@ -133,7 +133,7 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
               email: u.email,
               enabled: u.enabled,
               lastLoginAt: u.lastLoginAt === null ? null : new Date(u.lastLoginAt).toISOString(),
-              failures: (await d.store.getLoginFailures(u.name)).failures,
+              failures: (await d.regulation.state(u.name)).failures,
             })),
           ),
         });

@@ -1,17 +1,16 @@
 /**
- * Password logins (forms, JSON and Basic credentials) against the providers, with the lockout rules:
- * per account (`maxFailedLogins` for `maxFailedLoginsLockoutDuration`) and per client IP
- * (`regulation.maxFailuresPerIp`). Every failure looks the same to the caller; the reason is returned
+ * Password logins (forms, JSON and Basic credentials) against the providers, under the lockout rules
+ * of ../regulation: per account (`maxFailedLogins` for `maxFailedLoginsLockoutDuration`) and per
+ * client IP (`regulation.maxFailuresPerIp`). Every failure looks the same to the caller; the reason is returned
  * for the audit log only. Unknown users cost a dummy hash so that timing tells nothing.
  */
 import type { Clock } from "../clock.js";
-import { audit, type Logger } from "../log/logger.js";
+import type { Logger } from "../log/logger.js";
 import type { Site } from "../config/site.js";
+import type { Regulation } from "../regulation/regulation.js";
 import type { Principal } from "../sessions/session-service.js";
-import type { Store } from "../store/store.js";
 import type { Directory, DirectoryIdentity } from "../ldap/directory.js";
 import { type Accounts, USER_NAME } from "./local/accounts.js";
-import { KeyedLimiter } from "./keyed-limiter.js";
 import { hashPassword, isUnsalted, needsRehash, verifyDummy, verifyPassword } from "./passwords/hash.js";
 import { type ChangeReason, mustChangePassword } from "./passwords/policy.js";
 
@@ -56,11 +55,10 @@ export type LoginResult =
   | { ok: false; reason: FailureReason; user: string };
 
 export interface LoginServiceOptions {
-  store: Store;
+  regulation: Regulation;
   accounts: Accounts;
   clock: Clock;
   site: () => Site;
-  ipLimit: { count: number; windowMs: number };
   log: Logger;
   /** The LDAP provider, when `ldap.url` is set. */
   directory?: Directory | null;
@@ -75,57 +73,32 @@ export function splitProvider(username: string, known: readonly string[]): { pro
 
 export class LoginService {
   readonly providers: readonly string[];
-  private readonly perUser = new KeyedLimiter();
-  private readonly perIp = new KeyedLimiter();
 
   constructor(private readonly o: LoginServiceOptions) {
     this.providers = o.directory ? ["local", "ldap"] : ["local"];
   }
 
-  /** Whether `user` is locked now, judged against the settings in force now. */
-  async isLocked(user: string): Promise<boolean> {
-    const site = this.o.site();
-    if (site.maxFailedLogins <= 0) return false;
-    const state = await this.o.store.getLoginFailures(user);
-    return state.lockedAt !== null && state.failures >= site.maxFailedLogins && this.o.clock.now() < state.lockedAt + site.lockoutMs;
-  }
-
-  /** Counts a failed proof of a password against both limits; a lock that starts now is audited. */
-  async countFailure(user: string, ip: string): Promise<void> {
-    const site = this.o.site();
-    const now = this.o.clock.now();
-    await this.o.store.countIpFailure(ip, now, this.o.ipLimit.windowMs);
-    const state = await this.o.store.recordLoginFailure(user, now, { maxFailures: site.maxFailedLogins, lockMs: site.lockoutMs });
-    if (state.lockedAt === now && state.failures === site.maxFailedLogins) {
-      audit(this.o.log, "account.locked", { user, failures: state.failures, until: new Date(now + site.lockoutMs).toISOString(), ip });
-    }
-  }
-
   async login(username: string, password: string, ip: string): Promise<LoginResult> {
     const { provider, user } = splitProvider(username, this.providers);
-    // One check per account at a time and a few per client address: parallel guesses wait their
-    // turn, so every failure is counted before the next guess is judged.
-    // Keyed without case: spellings of one directory name take turns like one name does.
-    return this.perIp.run(ip, 4, () => this.perUser.run(user.toLowerCase(), 1, () => this.attempt(provider, user, password, ip)));
+    return this.o.regulation.inTurn(user, ip, () => this.attempt(provider, user, password, ip));
   }
 
   private async attempt(provider: string | null, user: string, password: string, ip: string): Promise<LoginResult> {
-    const site = this.o.site();
-    const now = this.o.clock.now();
+    const regulation = this.o.regulation;
     const fail = async (reason: FailureReason, counted: boolean): Promise<LoginResult> => {
-      if (counted) await this.countFailure(user, ip);
+      if (counted) await regulation.countFailure(user, ip);
       return { ok: false, reason, user };
     };
 
     // Refused before any hashing: the answer does not depend on the account, so it tells nothing,
     // and a client over its limit costs no CPU.
-    if ((await this.o.store.getIpFailures(ip, now, this.o.ipLimit.windowMs)) >= this.o.ipLimit.count) return fail("ip-limited", false);
+    if (await regulation.ipLimited(ip)) return fail("ip-limited", false);
     const directory = provider === "local" ? null : (this.o.directory ?? null);
     const localName = provider !== "ldap" && USER_NAME.test(user);
     if (!localName && !(directory && isDirectoryName(user))) {
       // Not a possible account name: counted against the client address only, never stored per name.
       await verifyDummy(password);
-      await this.o.store.countIpFailure(ip, now, this.o.ipLimit.windowMs);
+      await regulation.countIpFailure(ip);
       return fail("unknown-user", false);
     }
     if (password.length === 0) {
@@ -141,16 +114,18 @@ export class LoginService {
       await verifyDummy(password);
       return fail("unknown-user", true);
     }
-    if (await this.isLocked(user)) {
+    if (await regulation.isLocked(user)) {
       await verifyDummy(password);
       return fail("locked", true);
     }
     if (!(await verifyPassword(account.passwordHash, password))) return fail("bad-password", true);
     if (!account.enabled) return fail("disabled", false);
     // Another process may have locked the account while this password was being checked.
-    if (await this.isLocked(user)) return fail("locked", false);
+    if (await regulation.isLocked(user)) return fail("locked", false);
 
-    await this.o.store.clearLoginFailures(user);
+    await regulation.succeeded(user);
+    const site = this.o.site();
+    const now = this.o.clock.now();
     const mustChange = mustChangePassword(account, password, site, now);
     await this.o.accounts.update(user, (u) => {
       u.lastLoginAt = now;
@@ -174,8 +149,9 @@ export class LoginService {
    */
   private async directoryAttempt(directory: Directory, typed: string, password: string, ip: string): Promise<LoginResult> {
     const user = typed.toLowerCase();
+    const regulation = this.o.regulation;
     const fail = async (reason: FailureReason, counted: boolean): Promise<LoginResult> => {
-      if (counted) await this.countFailure(user, ip);
+      if (counted) await regulation.countFailure(user, ip);
       return { ok: false, reason, user };
     };
     if (!isDirectoryName(typed)) {
@@ -189,7 +165,7 @@ export class LoginService {
       this.o.log.warn({ user }, "a directory login for the name of a local account was refused; rename one of them");
       return fail("local-name", true);
     }
-    if (await this.isLocked(user)) {
+    if (await regulation.isLocked(user)) {
       await verifyDummy(password);
       return fail("locked", true);
     }
@@ -207,8 +183,8 @@ export class LoginService {
       case "bad-password":
         return fail("bad-password", true);
     }
-    if (await this.isLocked(user)) return fail("locked", false);
-    await this.o.store.clearLoginFailures(user);
+    if (await regulation.isLocked(user)) return fail("locked", false);
+    await regulation.succeeded(user);
     const { identity } = result;
     const principal: Principal = { user, roles: directoryRoles(identity), provider: "ldap" };
     if (identity.email) principal.email = identity.email;

@@ -15,6 +15,7 @@ import { hashPassword, schemeOf } from "../auth/passwords/hash.js";
 import { checkNewPassword } from "../auth/passwords/policy.js";
 import { auditFromCli } from "../log/audit-relay.js";
 import { createCliAuditLogger, createLogger, type Logger } from "../log/logger.js";
+import { Regulation } from "../regulation/regulation.js";
 import { openStore } from "../store/open-store.js";
 import type { Store } from "../store/store.js";
 import { loadConfigOrExit } from "./load-config.js";
@@ -173,10 +174,10 @@ export function registerUsers(program: Command): void {
 
   cfg(users.command("unlock <name>").description("clear failed logins and any lock"))
     .action(action(async (name: string, opts: { config?: string }) => {
-      await withAccounts(opts.config, async (accounts, store, _config, audit) => {
+      await withAccounts(opts.config, async (accounts, store, config, audit) => {
         if (!(await accounts.get(name))) fail(`no user ${name}`);
-        await store.clearLoginFailures(name);
-        await audit("account.unlocked", { user: name });
+        const regulation = new Regulation({ store, clock: systemClock, site: () => compileSite(config.site), ipLimit: config.regulation.maxFailuresPerIp, audit });
+        await regulation.unlock(name, { by: "cli" });
         console.log(`${name} unlocked`);
       });
     }));

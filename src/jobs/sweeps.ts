@@ -5,6 +5,7 @@
 import type { Accounts } from "../auth/local/accounts.js";
 import type { PasswordResets } from "../auth/local/password-reset.js";
 import type { Site } from "../config/site.js";
+import type { Regulation } from "../regulation/regulation.js";
 import { audit, type Logger } from "../log/logger.js";
 import type { Store } from "../store/store.js";
 import type { Job } from "./scheduler.js";
@@ -15,6 +16,7 @@ export interface SweepDeps {
   site: () => Site;
   log: Logger;
   resets: PasswordResets;
+  regulation: Regulation;
 }
 
 /** `resetFailedLoginsSchedule`: clears the counters of accounts whose lock has ended; prunes sessions and spent reset links. */
@@ -23,15 +25,7 @@ export function resetFailedLoginsJob(d: SweepDeps): Job {
     name: "resetFailedLogins",
     schedule: () => d.site().raw.resetFailedLoginsSchedule,
     async run(now) {
-      const site = d.site();
-      let cleared = 0;
-      for (const user of await d.accounts.list()) {
-        const state = await d.store.getLoginFailures(user.name);
-        if (state.lockedAt !== null && state.lockedAt + site.lockoutMs <= now) {
-          await d.store.clearLoginFailures(user.name);
-          cleared++;
-        }
-      }
+      const cleared = await d.regulation.clearEndedLocks((await d.accounts.list()).map((u) => u.name), now);
       await d.store.prune(now);
       await d.resets.prune(now);
       if (cleared > 0) d.log.info({ job: "resetFailedLogins", cleared }, "cleared ended locks");

@@ -4,6 +4,7 @@
  * nor after it compares names without regard to case or accents. Checked over pairs: every name an
  * attacker can choose against every name it could collide with.
  */
+import { Regulation } from "../../src/regulation/regulation.js";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import type http from "node:http";
@@ -137,7 +138,7 @@ describe("directory logins against local names", () => {
     for (const name of LOCAL) await accounts.add({ name, password: `${name}-local-password`, roles: ["admin"] });
     const site = compileSite(validate({ site: { maxFailedLogins: -1 } }).site);
     const log = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    logins = new LoginService({ store, accounts, clock, site: () => site, ipLimit: { count: 1_000_000, windowMs: 60_000 }, log, directory: fakeDirectory([...ATTACKERS, ...DIRECTORY_TARGETS]) });
+    logins = new LoginService({ regulation: new Regulation({ store, clock, site: () => site, ipLimit: { count: 1_000_000, windowMs: 60_000 }, audit: () => undefined }), accounts, clock, site: () => site, log, directory: fakeDirectory([...ATTACKERS, ...DIRECTORY_TARGETS]) });
   });
   after(() => store.close());
 

@@ -20,6 +20,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import os from "node:os";
 import argon2 from "argon2";
+import { Semaphore } from "../../regulation/semaphore.js";
 
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
@@ -29,24 +30,13 @@ export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeC
  * DNS and file work also need; so at most one per core runs, the rest wait their turn here. Known
  * and unknown users queue alike, so the wait reveals nothing.
  */
-const ARGON2_SLOTS = Math.max(1, Math.min(4, os.availableParallelism()));
-let running = 0;
-const waiting: (() => void)[] = [];
+const slots = new Semaphore(Math.max(1, Math.min(4, os.availableParallelism())));
 
 /** For tests: how many hashes run and wait now. */
-export const argon2Load = { slots: ARGON2_SLOTS, running: (): number => running, waiting: (): number => waiting.length };
+export const argon2Load = { slots: slots.limit, running: (): number => slots.running, waiting: (): number => slots.waiting };
 
-async function inSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= ARGON2_SLOTS) await new Promise<void>((resolve) => waiting.push(resolve));
-  else running++;
-  try {
-    return await work();
-  } finally {
-    // The slot passes straight to the next waiter (running stays the same) or is freed.
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  }
+function inSlot<T>(work: () => Promise<T>): Promise<T> {
+  return slots.run(work);
 }
 
 /** The legacy forms: OMERO's MD5, XNAT's SHA-256 and its salted variant. */

@@ -2,6 +2,7 @@
  * Account records are changed by compare-and-set: a change made on another process between a
  * read and the write that follows it is never undone (the same rule as the legacy-hash wrapping).
  */
+import { Regulation } from "../../../src/regulation/regulation.js";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
@@ -45,7 +46,7 @@ describe("account changes on two processes", () => {
     const accounts = new Accounts(store, clock);
     const site = compileSite(validate({}).site);
     const log = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-    const logins = new LoginService({ store, accounts, clock, site: () => site, ipLimit: { count: 100, windowMs: 60_000 }, log });
+    const logins = new LoginService({ regulation: new Regulation({ store, clock, site: () => site, ipLimit: { count: 100, windowMs: 60_000 }, audit: () => undefined }), accounts, clock, site: () => site, log });
     assert.equal((await logins.login("fay", "fay-password-1", "10.0.0.1")).ok, true);
     const fay = (await inner.getRecord<UserRecord>("user", "fay"))!;
     assert.equal(fay.enabled, false, "the login's bookkeeping put back enabled: true");

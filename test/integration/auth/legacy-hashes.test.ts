@@ -5,6 +5,7 @@
  * processes start together or change the account meanwhile), and the first login replaces the
  * wrapper with a plain argon2id hash without overwriting a password changed meanwhile.
  */
+import { Regulation } from "../../../src/regulation/regulation.js";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -44,7 +45,7 @@ describe("the time a failed login takes", () => {
     const accounts = new Accounts(store, clock);
     // No lock: every attempt must reach the password check, not the cheaper locked path.
     const site = compileSite(validate({ site: { maxFailedLogins: -1 } }).site);
-    const logins = new LoginService({ store, accounts, clock, site: () => site, ipLimit: { count: 1_000_000, windowMs: 60_000 }, log: quietLog() });
+    const logins = new LoginService({ regulation: new Regulation({ store, clock, site: () => site, ipLimit: { count: 1_000_000, windowMs: 60_000 }, audit: () => undefined }), accounts, clock, site: () => site, log: quietLog() });
     await accounts.add({ name: "omero1", passwordHash: omeroHash("omero-secret-1"), roles: ["user"] });
     await accounts.add({ name: "xnat1", passwordHash: xnatHash("xnat-secret-1"), roles: ["user"] });
     // A bare digest as a store written before this version holds it until the first start wraps it.
@@ -159,7 +160,7 @@ describe("the first login of a wrapped account", () => {
     const accounts = new Accounts(store, clock);
     await accounts.add({ name: "omero1", passwordHash: omeroHash("omero-secret-1"), roles: ["user"] });
     const site = compileSite(validate({}).site);
-    const logins = new LoginService({ store, accounts, clock, site: () => site, ipLimit: { count: 100, windowMs: 60_000 }, log: quietLog() });
+    const logins = new LoginService({ regulation: new Regulation({ store, clock, site: () => site, ipLimit: { count: 100, windowMs: 60_000 }, audit: () => undefined }), accounts, clock, site: () => site, log: quietLog() });
     const result = await logins.login("omero1", "omero-secret-1", "10.0.0.1");
     assert.equal(result.ok, true);
     assert.equal(raced, true, "the login did not replace the legacy hash");
