@@ -73,12 +73,14 @@ async function waitUntilAccepting(port: number, timeoutMs: number): Promise<void
   throw new Error(`redis-server did not answer on ${port} within ${timeoutMs} ms`);
 }
 
-export async function startTestRedis(): Promise<TestRedis> {
+/** `args`: more redis-server options, e.g. `["--cluster-enabled", "yes"]` (its state goes in the temp dir too). */
+export async function startTestRedis(options: { args?: readonly string[] } = {}): Promise<TestRedis> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-redis-"));
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", path.join(dir, "redis.log")], {
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", path.join(dir, "redis.log")];
+    child = spawn("redis-server", [...args, ...(options.args ?? [])], {
       stdio: "ignore",
     });
     await waitUntilAccepting(port, 10_000);
