@@ -13,8 +13,11 @@ export type Identity =
   | { readonly kind: "session"; readonly principal: Principal; readonly session: SessionRecord }
   /** `Authorization: Basic` with a verified password. */
   | { readonly kind: "basic"; readonly principal: Principal }
-  /** Nobody signed in and `requireLogin` is false: the guest principal (../policy/guest.ts). */
-  | { readonly kind: "guest"; readonly principal: Principal }
+  /**
+   * Nobody signed in and `requireLogin` is false: the guest principal (../policy/guest.ts); where the
+   * guest is not let in it is anonymous again, with the timeout it came with.
+   */
+  | { readonly kind: "guest"; readonly principal: Principal; readonly expiredAt?: number }
   /** A credential was sent and refused (answered 401 with a challenge, never the login page). */
   | { readonly kind: "refused"; readonly reason: "basic-failed" }
   /** The store could not be asked about the credential the request carried (fail closed: 503). */

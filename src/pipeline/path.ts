@@ -104,13 +104,14 @@ function normalise(rawPath: string): string {
     // segment ("/%2Fadmin", "/a%2F", "..%2Fadmin", "/admin%2F..%2Fpublic") upstreams part ways:
     // nginx merges and resolves them, Express and Go keep them, Tomcat refuses them. Rather than
     // guess which reading the upstream takes, the request is refused; no client needs these shapes.
-    const separators = seg.match(ENCODED_SLASHES) ?? [];
+    // Null without an encoded slash, when the one part below never reads it.
+    const separators = seg.match(ENCODED_SLASHES);
     const parts = seg.split(ENCODED_SLASH);
     for (let j = 0; j < parts.length; j++) {
       // Escapes never straddle an encoded slash (each "%" starts one), so the parts decode alone.
       const part = decode(parts[j]!);
       if (part === "" || part === "." || part === ".." || DOT_WITH_PARAMS.test(part)) throw badPath();
-      kept.push({ raw: parts[j]!, sep: j === 0 ? "/" : separators[j - 1]! });
+      kept.push({ raw: parts[j]!, sep: j === 0 ? "/" : separators![j - 1]! });
     }
   }
   // A path that keeps no name ended in an empty or dot segment, which set trailingSlash.

@@ -45,7 +45,8 @@ const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="portcullis", charset
  */
 export function withGuest(identity: Identity, site: Site, guest: Pick<GuestPrincipal, "get">): Identity | Promise<Identity> {
   if (identity.kind !== "anonymous" || site.requireLogin) return identity;
-  const asGuest = (principal: Readonly<Principal>): Identity => ({ kind: "guest", principal: { ...principal, roles: [...principal.roles] } });
+  const expiredAt = identity.expiredAt;
+  const asGuest = (principal: Readonly<Principal>): Identity => ({ kind: "guest", principal: { ...principal, roles: [...principal.roles] }, ...(expiredAt === undefined ? {} : { expiredAt }) });
   const current = guest.get();
   return current instanceof Promise ? current.then(asGuest) : asGuest(current);
 }

@@ -71,10 +71,11 @@ export function decide(request: DescribedRequest, identity: Identity, settings: 
   });
   if (ruled.policy === "deny") return end("403", false);
   // A bypass path asks nothing of the client; a signed-in user is still named to the upstream.
-  if (ruled.policy === "bypass") return end("proxy", false, identity.kind === "guest" ? { identity: { kind: "anonymous" } } : undefined);
+  if (ruled.policy === "bypass") return end("proxy", false, identity.kind === "guest" ? { identity: standDown(identity) } : undefined);
 
-  // The guest stands in for nobody only where any signed-in user would do.
-  const who = identity.kind === "guest" && ruled.policy !== "authenticated" ? ({ kind: "anonymous" } as const) : identity;
+  // The guest stands in for nobody on `authenticated` paths only (its users/groups still apply); an
+  // admin path needs someone to sign in.
+  const who = identity.kind === "guest" && ruled.policy !== "authenticated" ? standDown(identity) : identity;
   const principal = principalOf(who);
   steps?.push({ stage: "identity", outcome: who.kind, why: identityWhy(who) });
   if (principal === undefined) return unauthenticated(request, who, settings, steps, (outcome, extra) => end(outcome, true, { identity: who, ...extra }));
@@ -111,6 +112,11 @@ function unauthenticated(
   }
   steps?.push({ stage: "client", outcome: "browser", why: "a page a person can sign in from" });
   return end("redirect-to-login", expiredAt === undefined ? undefined : { expiredAt });
+}
+
+/** The guest where it is not let in: nobody, with the timeout it came with. */
+function standDown(guest: Identity & { kind: "guest" }): Identity {
+  return guest.expiredAt === undefined ? { kind: "anonymous" } : { kind: "anonymous", expiredAt: guest.expiredAt };
 }
 
 function ruleStep(ruled: RuleDecision, rules: AccessRules): Step {

@@ -529,33 +529,36 @@ function asRequestsAsk(req: DescribedRequest, identity: Identity, settings: Deci
 
 const GUEST_IDENTITY: Identity = { kind: "guest", principal: { ...GUEST, roles: ["guest"] } };
 
-const OPEN_ROWS: { name: string; request: DescribedRequest; identity: Identity; want: Decision; todo?: string }[] = [
+const OPEN_ROWS: { name: string; request: DescribedRequest; identity: Identity; want: Decision }[] = [
   { name: "nobody, authenticated path: on as the guest", request: request("/app/x"), identity: ANONYMOUS, want: expected("proxy", "authenticated", 3, GUEST_IDENTITY, true) },
   { name: "nobody, bypass path: on as nobody", request: request("/public/x"), identity: ANONYMOUS, want: expected("proxy", "bypass", 0, ANONYMOUS, false) },
   { name: "nobody, admin path: the login page", request: request("/admin/x"), identity: ANONYMOUS, want: expected("redirect-to-login", "admin", 1, ANONYMOUS, true) },
   { name: "a session stays a session", request: request("/admin/x"), identity: sessionOf(ALICE), want: expected("403", "admin", 1, sessionOf(ALICE), true) },
   { name: "refused Basic is not the guest", request: request("/app/x", { headers: CURL }), identity: BASIC_FAILED, want: expected("401", "authenticated", 3, BASIC_FAILED, true, { challenge: true }) },
   { name: "store unavailable is not the guest", request: request("/app/x"), identity: STORE_UNAVAILABLE, want: expected("503", "authenticated", 3, STORE_UNAVAILABLE, true) },
-  { name: "timed out, authenticated path: on as the guest", request: request("/app/x"), identity: IDENTITIES.expired, want: expected("proxy", "authenticated", 3, GUEST_IDENTITY, true) },
+  {
+    name: "timed out, authenticated path: on as the guest, still carrying the timeout",
+    request: request("/app/x"),
+    identity: IDENTITIES.expired,
+    want: expected("proxy", "authenticated", 3, { ...GUEST_IDENTITY, expiredAt: EXPIRED_AT }, true),
+  },
   {
     name: "timed out, admin path, navigating: the login page mentions the timeout (SPEC §6.2)",
     request: request("/admin/x"),
     identity: IDENTITIES.expired,
     want: expected("redirect-to-login", "admin", 1, IDENTITIES.expired, true, { expiredAt: EXPIRED_AT }),
-    todo: "withGuest turns the timed-out anonymous identity into the guest and drops expiredAt; decide then stands the guest down to a bare anonymous",
   },
   {
     name: "timed out, admin path, a JSON client: 401, not the login page (SPEC §6.2)",
     request: request("/admin/x", { headers: { accept: "application/json" } }),
     identity: IDENTITIES.expired,
     want: expected("401", "admin", 1, IDENTITIES.expired, true, { challenge: true }),
-    todo: "expiredAt is lost the same way, so a JSON client gets redirect-to-login (the access stage before 17bd06e answered 401)",
   },
 ];
 
 describe("decide after withGuest (requireLogin: false)", () => {
   for (const row of OPEN_ROWS) {
-    it(row.name, row.todo ? { todo: row.todo } : {}, () => {
+    it(row.name, () => {
       assert.deepEqual(asRequestsAsk(row.request, row.identity, OPEN), row.want, row.name);
     });
   }
