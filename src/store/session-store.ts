@@ -24,6 +24,13 @@ export interface SessionRecord {
 
 export type LimitPolicy = "refuse" | "evictOldest";
 
+/** How many live sessions a user may have (`now` decides which are live), and what a login past that does. */
+export interface SessionLimit {
+  maxSessions: number;
+  policy: LimitPolicy;
+  now: number;
+}
+
 export type CreateSessionResult = { created: true; evicted: string[] } | { created: false; reason: "limit" };
 
 export interface SessionStore {
@@ -31,7 +38,7 @@ export interface SessionStore {
    * Adds a session unless the user already has `maxSessions` live ones (`now` decides liveness);
    * with `evictOldest` the oldest are ended instead and their ids returned.
    */
-  createSession(session: SessionRecord, limit: { maxSessions: number; policy: LimitPolicy; now: number }): Promise<CreateSessionResult>;
+  createSession(session: SessionRecord, limit: SessionLimit): Promise<CreateSessionResult>;
   getSession(tag: string, id: string): Promise<SessionRecord | null>;
   /** Slides the idle expiry; no effect when the session is gone. */
   touchSession(tag: string, id: string, lastSeenAt: number, expiresAt: number): Promise<void>;

@@ -18,7 +18,7 @@ import type { SessionStore } from "./session-store.js";
 export type { Coordination, Unsubscribe } from "./coordination.js";
 export { type AccountStore, type RecordKind, type RecordStore, recordKind, USER_CHANGED } from "./record-store.js";
 export type { FailureState, RegulationStore } from "./regulation-store.js";
-export { type CreateSessionResult, type LimitPolicy, type SessionRecord, type SessionStore, sessionTag } from "./session-store.js";
+export { type CreateSessionResult, type LimitPolicy, type SessionLimit, type SessionRecord, type SessionStore, sessionTag } from "./session-store.js";
 
 /**
  * The store cannot serve now (unreachable, failing over, loading, out of reach of a quorum): callers

@@ -1,6 +1,6 @@
 /** Sessions in Redis: one compact string per session and a per-user index, both in the user's Cluster slot. */
 import { Cluster } from "ioredis";
-import { type SessionRecord, type SessionStore, sessionTag } from "../session-store.js";
+import { type CreateSessionResult, type SessionLimit, type SessionRecord, type SessionStore, sessionTag } from "../session-store.js";
 import { type RedisContext, run } from "./context.js";
 
 /** Session keys outlive their absolute expiry by this margin; validity is decided by the caller's clock. */
@@ -58,27 +58,7 @@ const alive = (s: SessionRecord, now: number) => s.expiresAt > now && s.absolute
 export function redisSessionStore(ctx: RedisContext): SessionStore {
   const { client, keys: k } = ctx;
   return {
-    createSession: (session, limit) =>
-      run(async () => {
-        const ttl = Math.max(session.absoluteExpiresAt - limit.now, 1) + SESSION_TTL_MARGIN_MS;
-        const result = await client.pcCreateSession(
-          k.userIndex(session.tag, session.user),
-          k.session(session.tag, session.id),
-          session.id,
-          pack(session),
-          ttl,
-          session.createdAt,
-          limit.maxSessions,
-          limit.policy,
-          k.sessionPrefix(session.tag),
-          limit.now,
-          session.lastSeenAt,
-          session.expiresAt,
-          session.absoluteExpiresAt,
-        );
-        if (Number(result[0]) === 0) return { created: false, reason: "limit" } as const;
-        return { created: true, evicted: result.slice(1).map(String) } as const;
-      }),
+    createSession: (session, limit) => run(() => createSession(ctx, session, limit)),
 
     getSession: (tag, id) => run(async () => toSession(tag, id, await client.get(k.session(tag, id)))),
 
@@ -128,6 +108,28 @@ export function redisSessionStore(ctx: RedisContext): SessionStore {
         return (await client.pcDeleteUserSessions(k.userIndex(tag, user), k.sessionPrefix(tag))).map(String);
       }),
   };
+}
+
+/** Adds a session under the user's cap, evicting or refusing in the same script (CREATE_SESSION). */
+async function createSession({ client, keys: k }: RedisContext, session: SessionRecord, limit: SessionLimit): Promise<CreateSessionResult> {
+  const ttl = Math.max(session.absoluteExpiresAt - limit.now, 1) + SESSION_TTL_MARGIN_MS;
+  const result = await client.pcCreateSession(
+    k.userIndex(session.tag, session.user),
+    k.session(session.tag, session.id),
+    session.id,
+    pack(session),
+    ttl,
+    session.createdAt,
+    limit.maxSessions,
+    limit.policy,
+    k.sessionPrefix(session.tag),
+    limit.now,
+    session.lastSeenAt,
+    session.expiresAt,
+    session.absoluteExpiresAt,
+  );
+  if (Number(result[0]) === 0) return { created: false, reason: "limit" };
+  return { created: true, evicted: result.slice(1).map(String) };
 }
 
 /**
