@@ -45,6 +45,8 @@ export interface PatternOptions {
 /** Wall-clock budget of one budgeted match. Legitimate patterns finish in microseconds. */
 export const V8_MATCH_BUDGET_MS = 20;
 const MEMO_LIMIT = 512;
+/** Tries of a match that timed out having spent under half its budget on the CPU. */
+const DESCHEDULED_RETRIES = 4;
 
 export class PatternSyntaxError extends Error {
   readonly code = "ERR_PATTERN_SYNTAX";
@@ -107,7 +109,8 @@ const script = new vm.Script("m(s)");
 /**
  * A matcher that runs inside a `vm` script with a timeout, so V8 interrupts it when the budget is spent.
  * The budget is wall-clock time; a match the scheduler kept off the CPU (a loaded machine) is tried
- * once more before it counts as over budget, so the answer does not depend on the machine's load.
+ * again, a few times, before it counts as over budget, so the answer does not depend on the
+ * machine's load. A match that really is slow spends its CPU and is not retried.
  */
 function budgeted(source: string, engine: Pattern["engine"], run: (input: string) => boolean, options: PatternOptions): Pattern {
   let reported = false;
@@ -128,7 +131,7 @@ function budgeted(source: string, engine: Pattern["engine"], run: (input: string
   };
   const timed = (input: string): MatchAnswer => {
     let answer = once(input);
-    if (answer === "descheduled") answer = once(input);
+    for (let retries = 0; answer === "descheduled" && retries < DESCHEDULED_RETRIES; retries++) answer = once(input);
     if (answer === true || answer === false) return answer;
     if (!reported) {
       reported = true;
