@@ -39,13 +39,13 @@ import { credentialsStage } from "./auth/credentials.js";
 import { ANONYMOUS, principalOf, sessionOf } from "./auth/identity.js";
 import { LoginService } from "./auth/login.js";
 import { Regulation } from "./regulation/regulation.js";
-import { Directory, directorySettings } from "./ldap/directory.js";
-import { loadLdapTls } from "./ldap/tls.js";
+import { openDirectory } from "./ldap/open-directory.js";
 import { adminRoutes } from "./admin/admin-routes.js";
 import { siteConfigRoutes } from "./admin/site-config-routes.js";
 import { accessStage } from "./policy/access-stage.js";
 import { GuestPrincipal } from "./policy/guest.js";
-import { compileRules } from "./policy/access-rules.js";
+import { compileRules, type AccessRules } from "./policy/access-rules.js";
+import { explainRoute } from "./admin/explain-route.js";
 import { CsrfRefusal, csrfStage, websocketOriginStage } from "./policy/csrf.js";
 import { csrfReporter, type CsrfReporter } from "./policy/csrf-alert.js";
 import { PasswordResets } from "./auth/local/password-reset.js";
@@ -102,6 +102,8 @@ export interface Parts {
   /** The site-config values in force, with the REST overrides (SPEC §4); `site` is its `current`. */
   liveSite: LiveSite;
   guest: GuestPrincipal;
+  /** The access rules, compiled once for requests, upgrades and explain. */
+  rules: AccessRules;
   clock: Clock;
   store: Store;
   accounts: Accounts;
@@ -152,13 +154,22 @@ export function buildStages(config: Config, parts: Parts): Stage[] {
         ...passwordResetRoutes({ prefix, resets: parts.resets }),
         ...adminRoutes({ sessions: parts.sessions, accounts: parts.accounts, regulation: parts.regulation, site: parts.site }),
         ...siteConfigRoutes({ live: parts.liveSite }),
+        explainRoute({
+          rules: parts.rules,
+          site: parts.site,
+          guest: parts.guest,
+          prefix,
+          caseInsensitivePaths: config.access.caseInsensitivePaths,
+          lookup: (user) => parts.logins.lookup(user),
+          lockState: (user) => parts.regulation.state(user),
+        }),
       ],
       true,
       securePort,
       config.publicUrl,
     ),
     gatewayPathsNotProxied(prefix, config.access.caseInsensitivePaths),
-    accessStage({ rules: compileRules(config.access), site: parts.site, prefix, guest: parts.guest, slide: sessionActivity(parts.sessions) }),
+    accessStage({ rules: parts.rules, site: parts.site, prefix, guest: parts.guest, slide: sessionActivity(parts.sessions) }),
     identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
     parts.upstream.stage,
@@ -196,7 +207,7 @@ export function buildUpgradeStages(config: Config, parts: Parts, requestStages: 
     stripClientHeaders(identityHeaderNames(config), true),
     credentials,
     websocketOriginStage(),
-    accessStage({ rules: compileRules(config.access), site: parts.site, prefix: config.paths.prefix, guest: parts.guest, slide: sessionActivity(parts.sessions) }),
+    accessStage({ rules: parts.rules, site: parts.site, prefix: config.paths.prefix, guest: parts.guest, slide: sessionActivity(parts.sessions) }),
     identityHeaders(config.identity.headers),
     forwardedHeaders((kind) => parts.listeners().port(kind)),
   ];
@@ -291,7 +302,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await Promise.all(readCookies(req, config.session.cookieName).map(end));
     },
   };
-  const parts: Parts = { routerDeps, upstream, listeners: () => listeners!, site: siteNow, liveSite, guest, clock, store, accounts, sessions, logins, regulation, resets, reportCsrf };
+  const parts: Parts = { rules: compileRules(config.access), routerDeps, upstream, listeners: () => listeners!, site: siteNow, liveSite, guest, clock, store, accounts, sessions, logins, regulation, resets, reportCsrf };
   const stages = buildStages(config, parts);
   const upgradeStages = buildUpgradeStages(config, parts, stages);
 
@@ -457,14 +468,6 @@ function warnAboutMail(config: Config, log: Logger, mailer: Mailer): void {
   if (config.site.csrfEmailAlert && config.mail.adminEmail === undefined) {
     log.warn("site.csrfEmailAlert is on but mail.adminEmail is not set: no CSRF alert will be mailed");
   }
-}
-
-/** The LDAP provider when `ldap.url` is set; its trust and key stores are read now, so a bad one stops the start. */
-function openDirectory(config: Config, log: Logger, cwd: string): Directory | null {
-  const settings = directorySettings(config, loadLdapTls(config.security, cwd));
-  if (!settings) return null;
-  log.info({ url: config.ldap.url!.href, startTls: config.ldap.startTls, trustStore: config.security.trustStore ?? "system CAs", clientCertificate: Boolean(config.security.keyStore) }, "LDAP provider on");
-  return new Directory(settings, log.child({ component: "ldap" }));
 }
 
 function logRequest(access: AccessLog, req: http.IncomingMessage, res: http.ServerResponse, scope: RequestScope, seconds: number): void {

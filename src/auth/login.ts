@@ -10,7 +10,7 @@ import type { Site } from "../config/site.js";
 import type { Regulation } from "../regulation/regulation.js";
 import type { Principal } from "../sessions/session-service.js";
 import type { Directory, DirectoryIdentity } from "../ldap/directory.js";
-import { type Accounts, USER_NAME } from "./local/accounts.js";
+import { type Accounts, type UserRecord, USER_NAME } from "./local/accounts.js";
 import { hashPassword, isUnsalted, needsRehash, verifyDummy, verifyPassword } from "./passwords/hash.js";
 import { type ChangeReason, mustChangePassword } from "./passwords/policy.js";
 
@@ -135,7 +135,7 @@ export class LoginService {
     if (mustChange === null && needsRehash(account.passwordHash) && !(site.requireSaltedPasswords && isUnsalted(account.passwordHash))) {
       await this.o.accounts.replaceVerifiedHash(user, account.passwordHash, await hashPassword(password));
     }
-    return { ok: true, principal: { user, roles: account.roles, email: account.email, provider: "local" }, mustChange };
+    return { ok: true, principal: localPrincipal(account), mustChange };
   }
 
   /**
@@ -185,10 +185,42 @@ export class LoginService {
     }
     if (await regulation.isLocked(user)) return fail("locked", false);
     await regulation.succeeded(user);
-    const { identity } = result;
-    const principal: Principal = { user, roles: directoryRoles(identity), provider: "ldap" };
-    if (identity.email) principal.email = identity.email;
-    if (identity.displayName) principal.name = identity.displayName;
-    return { ok: true, principal, mustChange: null };
+    return { ok: true, principal: directoryPrincipal(user, result.identity), mustChange: null };
   }
+
+  /**
+   * The principal `username` would have once signed in, without a password (`explain`): a local
+   * account's (enabled or not: the caller reports its state), else the directory's; null when no
+   * provider knows the name.
+   */
+  async lookup(username: string): Promise<{ principal: Principal; account: UserRecord | null } | null> {
+    const { provider, user } = splitProvider(username, this.providers);
+    const account = provider !== "ldap" && USER_NAME.test(user) ? await this.o.accounts.get(user) : null;
+    if (account) return { principal: localPrincipal(account), account };
+    const directory = provider === "local" ? null : (this.o.directory ?? null);
+    if (!directory || !isDirectoryName(user) || (await this.o.accounts.holderOf(user.toLowerCase()))) return null;
+    const found = await directory.lookup(user.toLowerCase());
+    if (found.kind === "unavailable") throw new DirectoryUnavailableError(found.problem.message);
+    return found.kind === "ok" ? { principal: directoryPrincipal(user.toLowerCase(), found.identity), account: null } : null;
+  }
+}
+
+/** Thrown by `lookup` when the directory cannot be asked. */
+export class DirectoryUnavailableError extends Error {
+  readonly code = "ERR_DIRECTORY_UNAVAILABLE";
+  constructor(problem: string) {
+    super(`the directory cannot be asked: ${problem}`);
+    this.name = "DirectoryUnavailableError";
+  }
+}
+
+function localPrincipal(account: UserRecord): Principal {
+  return { user: account.name, roles: account.roles, email: account.email, provider: "local" };
+}
+
+function directoryPrincipal(user: string, identity: DirectoryIdentity): Principal {
+  const principal: Principal = { user, roles: directoryRoles(identity), provider: "ldap" };
+  if (identity.email) principal.email = identity.email;
+  if (identity.displayName) principal.name = identity.displayName;
+  return principal;
 }

@@ -4,6 +4,7 @@ import "./v8-flags.js";
 import { Command } from "commander";
 import { registerCerts } from "./certs.js";
 import { registerConfig } from "./config.js";
+import { registerExplain } from "./explain.js";
 import { registerFirewall } from "./firewall.js";
 import { registerLdap } from "./ldap.js";
 import { registerServe } from "./serve.js";
@@ -23,6 +24,7 @@ registerCerts(program);
 registerFirewall(program);
 registerUsers(program);
 registerLdap(program);
+registerExplain(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`portcullis: ${(err as Error).message}`);

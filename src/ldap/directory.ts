@@ -141,14 +141,33 @@ export class Directory {
       const person = found[0]!;
       const bound = await this.bindAs(person.dn, password);
       if (!bound) return { kind: "bad-password" };
-      const groups = await this.groupsOf(person.dn, username);
-      const odd = groups.filter((g) => !isPlainGroupName(g.name));
-      if (odd.length > 0) this.log.warn({ user: username, groups: odd.map((g) => g.dn) }, "LDAP groups with names that cannot be roles were ignored");
-      const names = groups.filter((g) => isPlainGroupName(g.name)).map((g) => g.name);
-      return { kind: "ok", identity: { ...person, groups: names, admin: inAdminGroup(groups, this.settings.adminGroups) } };
+      return { kind: "ok", identity: await this.identityOf(person, username) };
     } catch (err) {
       return { kind: "unavailable", problem: problemOf(err, "directory") };
     }
+  }
+
+  /**
+   * Who `username` would be after a login, without a password (`explain`): the one entry the user
+   * filter finds and its groups. Never throws.
+   */
+  async lookup(username: string): Promise<Exclude<DirectoryLogin, { kind: "bad-password" }>> {
+    try {
+      const found = await this.findPeople(username);
+      if (found.length === 0) return { kind: "not-found" };
+      if (found.length > 1) return { kind: "ambiguous", count: found.length };
+      return { kind: "ok", identity: await this.identityOf(found[0]!, username) };
+    } catch (err) {
+      return { kind: "unavailable", problem: problemOf(err, "directory") };
+    }
+  }
+
+  private async identityOf(person: DirectoryPerson, username: string): Promise<DirectoryIdentity> {
+    const groups = await this.groupsOf(person.dn, username);
+    const odd = groups.filter((g) => !isPlainGroupName(g.name));
+    if (odd.length > 0) this.log.warn({ user: username, groups: odd.map((g) => g.dn) }, "LDAP groups with names that cannot be roles were ignored");
+    const names = groups.filter((g) => isPlainGroupName(g.name)).map((g) => g.name);
+    return { ...person, groups: names, admin: inAdminGroup(groups, this.settings.adminGroups) };
   }
 
   /** The entries `ldap.userFilter` finds for this user name (at most two are asked for). */

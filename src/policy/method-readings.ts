@@ -15,7 +15,7 @@ const OVERRIDABLE = ["POST", "PUT", "PATCH", "DELETE", "GET", "HEAD", "OPTIONS"]
 /** Bodies some framework parses as form parameters; an absent or empty Content-Type counts (Rack). */
 const FORM = /^\s*(?:application\/x-www-form-urlencoded|multipart\/)/i;
 
-export function methodReadings(req: http.IncomingMessage, query: string): string | readonly string[] {
+export function methodReadings(req: Pick<http.IncomingMessage, "method" | "headers">, query: string): string | readonly string[] {
   const method = req.method ?? "GET";
   if (method !== "POST") return method;
   const type = req.headers["content-type"];
