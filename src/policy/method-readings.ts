@@ -4,22 +4,27 @@
  * Rails (Rack::MethodOverride) and Laravel/Symfony turn a POST carrying `_method=DELETE` into a DELETE,
  * and Rack allows GET, HEAD and OPTIONS too. They find the parameter where the gateway cannot follow
  * them cheaply: Tomcat decodes parameter names (`%5fmethod`), PHP folds `.`, space and `[` in names to
- * `_`, Rack parses a POST without a Content-Type and `multipart/mixed` or `related` bodies as forms.
- * The body is not read here, so a POST that could carry the parameter — any body a framework may parse
- * as a form, or a query with a parameter name that could read as `_method` — is judged as each method
+ * `_`, Rack parses a POST without a Content-Type and `multipart/mixed` or `related` bodies as forms,
+ * Laravel reads a JSON body's fields as parameters. The body is not read here, so a POST that could
+ * carry the parameter — any body a framework may read parameters from, or a query with a parameter
+ * name that could read as `_method` — is judged as each method
  * it could become, and the strictest rule applies.
  */
 import type http from "node:http";
 
 const OVERRIDABLE = ["POST", "PUT", "PATCH", "DELETE", "GET", "HEAD", "OPTIONS"] as const;
-/** Bodies some framework parses as form parameters; an absent or empty Content-Type counts (Rack). */
-const FORM = /^\s*(?:application\/x-www-form-urlencoded|multipart\/)/i;
+/**
+ * Bodies some framework reads parameters from: forms, and JSON (Laravel merges a JSON body into its
+ * request parameters, where Symfony's override finds `_method`); an absent or empty Content-Type
+ * counts too (Rack).
+ */
+const PARAMETER_BODY = /^\s*(?:application\/x-www-form-urlencoded|multipart\/)|\/json\b|\+json\b/i;
 
 export function methodReadings(req: Pick<http.IncomingMessage, "method" | "headers">, query: string): string | readonly string[] {
   const method = req.method ?? "GET";
   if (method !== "POST") return method;
   const type = req.headers["content-type"];
-  if (type === undefined || type.trim() === "" || FORM.test(type) || queryMayOverride(query)) return OVERRIDABLE;
+  if (type === undefined || type.trim() === "" || PARAMETER_BODY.test(type) || queryMayOverride(query)) return OVERRIDABLE;
   return method;
 }
 

@@ -35,9 +35,16 @@ describe("method readings", () => {
     for (const type of ["multipart/mixed; boundary=x", "multipart/related; boundary=x"]) assert.deepEqual(methodReadings(req("POST", type), ""), ALL, type);
   });
 
+  it("reads a JSON POST as every method too: Laravel merges a JSON body into the parameters Symfony's override reads", () => {
+    for (const type of ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.api+json", "application/merge-patch+json", "text/json"]) {
+      assert.deepEqual(methodReadings(req("POST", type), ""), ALL, type);
+    }
+  });
+
   it("leaves other requests at their own method", () => {
-    assert.equal(methodReadings(req("POST", "application/json"), ""), "POST");
-    assert.equal(methodReadings(req("POST", "application/json"), "?x=1&y=2"), "POST");
+    assert.equal(methodReadings(req("POST", "application/xml"), ""), "POST");
+    assert.equal(methodReadings(req("POST", "application/octet-stream"), "?x=1&y=2"), "POST");
+    assert.equal(methodReadings(req("POST", "application/jsonl"), ""), "POST");
     assert.equal(methodReadings(req("POST", "text/plain"), ""), "POST");
     assert.equal(methodReadings(req("GET", "application/x-www-form-urlencoded"), "?_method=DELETE"), "GET");
     assert.equal(methodReadings(req("DELETE"), ""), "DELETE");
@@ -47,7 +54,8 @@ describe("method readings", () => {
     const rules = compileRules(validate({ access: { defaultPolicy: "authenticated", rules: [{ paths: ["/reports/**"], methods: ["DELETE"], policy: "admin" }] } }, {}).access);
     assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/x-www-form-urlencoded"), ""), "10.0.0.1").policy, "admin");
     assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/json"), "?_method=DELETE"), "10.0.0.1").policy, "admin");
-    assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/json"), ""), "10.0.0.1").policy, "authenticated");
+    assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/xml"), ""), "10.0.0.1").policy, "authenticated");
+    assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/json"), ""), "10.0.0.1").policy, "admin");
     assert.equal(rules.decide("/reports/1", undefined, ["POST", "PUT"], "10.0.0.1").rule, "default");
     assert.equal(rules.decide("/reports/1", undefined, methodReadings(req("POST", "application/json"), "?%5fmethod=DELETE"), "10.0.0.1").policy, "admin");
   });
