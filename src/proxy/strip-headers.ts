@@ -20,6 +20,23 @@ const HOP_BY_HOP = [
 const FORWARDING = ["forwarded", "x-real-ip", "x-request-id", "x-original-url", "x-rewrite-url"];
 
 /**
+ * The identity headers of the gateways operators move from (Authelia's `Remote-*`, oauth2-proxy's
+ * `X-Auth-Request-*` and `X-Forwarded-User`, covered with every `x-forwarded-*`): an application that
+ * still reads them must not find a client's claim there. The configured names are removed as well.
+ */
+const PEER_IDENTITY = [
+  "remote-user",
+  "remote-groups",
+  "remote-email",
+  "remote-name",
+  "x-auth-request-user",
+  "x-auth-request-email",
+  "x-auth-request-groups",
+  "x-auth-request-preferred-username",
+  "x-auth-request-access-token",
+];
+
+/**
  * Method overrides (SPEC §6.5): frameworks that honour them would run a `GET` or `POST` as a `DELETE`,
  * after the gateway judged CSRF and access rules by the method on the request line.
  */
@@ -69,6 +86,7 @@ export function stripHopByHop(headers: http.IncomingHttpHeaders | http.OutgoingH
 export function stripClientClaims(headers: http.IncomingHttpHeaders, identityNames: readonly string[]): void {
   for (const name of FORWARDING) dropHeader(headers, name);
   for (const name of METHOD_OVERRIDE) dropHeader(headers, name);
+  for (const name of PEER_IDENTITY) dropHeader(headers, name);
   for (const name in headers) {
     // CGI-style upstreams (WSGI servers behind OMERO.web, PHP) read "X_Remote_User" as X-Remote-User,
     // and some frameworks fold "." the same way: like nginx by default, no header with an underscore

@@ -149,6 +149,13 @@ describe("stripClientClaims", () => {
     }
   });
 
+  it("removes the identity headers of Authelia and oauth2-proxy, which applications moved from them may still read", () => {
+    const names = ["remote-user", "remote-groups", "remote-email", "remote-name", "x-auth-request-user", "x-auth-request-email", "x-auth-request-groups", "x-auth-request-preferred-username", "x-auth-request-access-token", "x-forwarded-user", "x-forwarded-email"];
+    const headers: http.IncomingHttpHeaders = Object.fromEntries([...names.map((n) => [n, "admin"]), ["host", "h"]]);
+    stripClientClaims(headers, []);
+    assert.deepEqual(sent(headers), { host: "h" });
+  });
+
   it("leaves identity-like headers that were not named alone", () => {
     const headers: http.IncomingHttpHeaders = { "x-remote-user": "admin", "x-custom-user": "bob" };
     stripClientClaims(headers, ["x-custom-user"]);
