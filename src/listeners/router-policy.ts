@@ -5,7 +5,8 @@
  */
 import type http from "node:http";
 import net from "node:net";
-import type { RouterPolicy } from "../config/schema.js";
+import type { Config, RouterPolicy } from "../config/schema.js";
+import type { Site } from "../config/site.js";
 import { audit, type Logger } from "../log/logger.js";
 import { redirect, sendText } from "../pipeline/respond.js";
 import type { Exchange, Stage } from "../pipeline/stage.js";
@@ -67,7 +68,29 @@ export function handleExposure(deps: RouterPolicyDeps, x: Exchange, policy: Rout
   return { exposed: true, done: deps.revokeExposed?.(req, scope.log) };
 }
 
-export function routerPolicy(deps: RouterPolicyDeps): Stage {
+/**
+ * `site.securityChannel` is XNAT's name for the router policy (SPEC §4): `any` ⇔ allow; `https` is the
+ * file's `router.insecure` (redirect when that says allow). It follows live site-config changes.
+ */
+export function currentPolicy(config: Config, site: Site): RouterPolicy {
+  if (site.raw.securityChannel === "any") return "allow";
+  return config.router.insecure === "allow" ? "redirect" : config.router.insecure;
+}
+
+/**
+ * Whether a new session may only be used over TLS (OMERO's lock, SPEC §5): always unless plaintext is
+ * allowed and neither `router.forceEncryption` nor the user (the login form's box) asks for it.
+ */
+export function lockedToTls(policy: RouterPolicy, forceEncryption: boolean, asked: boolean): boolean {
+  return policy !== "allow" || forceEncryption || asked;
+}
+
+/**
+ * The plaintext listener's policy, for requests and for WebSocket upgrades alike. An upgrade that is
+ * refused gets a 403 (a WebSocket client would not follow a redirect); exposure is audited and
+ * revoked the same way.
+ */
+export function routerPolicy(deps: RouterPolicyDeps, kind: "request" | "upgrade" = "request"): Stage {
   return {
     name: "routerPolicy",
     run(x: Exchange) {
@@ -78,6 +101,14 @@ export function routerPolicy(deps: RouterPolicyDeps): Stage {
       // secret in Authorization never may: it is audited and refused.
       const { exposed, done } = handleExposure(deps, x, policy);
       if (policy === "allow" && !exposed) return;
+      if (kind === "upgrade") {
+        const refuse = () => {
+          scope.route = "router:websocket-refused";
+          sendText(res, 403, "WebSockets need TLS here.");
+          return "done" as const;
+        };
+        return done instanceof Promise ? done.then(refuse) : refuse();
+      }
       // The target we redirect to is the normalised one: a client's dot segments are not echoed back.
       const target = tlsUrl(req, deps.securePort(), scope.forwardPath + scope.query, deps.publicUrl);
       const finish = () => {

@@ -76,3 +76,23 @@ export function startAdminListener(host: string, port: number, metrics: Metrics,
     });
   });
 }
+
+/** What `/readyz` checks: the upstream (a TCP connect), the store (a ping) and, advisory, the directory. */
+export function readinessChecks(
+  upstreamUrl: Pick<URL, "port" | "protocol" | "hostname">,
+  store: { ping(): Promise<void> },
+  directory: { check(): Promise<{ ok: true } | { ok: false; problem: { message: string } }> } | null,
+): Record<string, ReadinessCheck> {
+  const port = Number(upstreamUrl.port || (upstreamUrl.protocol === "https:" ? 443 : 80));
+  const checks: Record<string, ReadinessCheck> = {
+    upstream: tcpCheck(upstreamUrl.hostname.replace(/^\[|\]$/g, ""), port),
+    store: () => store.ping().then(() => ({ ok: true }), (err: Error) => ({ ok: false, detail: err.message })),
+  };
+  if (directory) {
+    checks.ldap = async () => {
+      const r = await directory.check();
+      return r.ok ? { ok: true, advisory: true } : { ok: false, advisory: true, detail: r.problem.message };
+    };
+  }
+  return checks;
+}

@@ -14,6 +14,7 @@ import { checkNewPassword } from "../auth/passwords/policy.js";
 import type { GatewayRoute } from "../admin/gateway-routes.js";
 import { GatewayError } from "../errors.js";
 import { audit } from "../log/logger.js";
+import { lockedToTls } from "../listeners/router-policy.js";
 import { csrfRefused, isSameOrigin, tokenMatches } from "../policy/csrf.js";
 import { escapeHtml, redirect, sendHtml, sendJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
@@ -74,7 +75,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
     sendHtml(
       x.res,
       status,
-      loginPage({ prefix: d.prefix, returnTo, messageHtml, messageKind: kind, username, providers: d.logins.providers, offerEncryption: d.policy() === "allow" && !d.forceEncryption }),
+      loginPage({ prefix: d.prefix, returnTo, messageHtml, messageKind: kind, username, providers: d.logins.providers, offerEncryption: !lockedToTls(d.policy(), d.forceEncryption, false) }),
     );
     return "done" as const;
   };
@@ -152,7 +153,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
           sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: result.principal.user, messageHtml: escapeHtml(`${message} Choose a new one to continue.`), messageKind: "info", returnTo }));
           return "done";
         }
-        const encrypted = d.policy() !== "allow" || d.forceEncryption || fields.encrypted === "true" || fields.encrypted === "on";
+        const encrypted = lockedToTls(d.policy(), d.forceEncryption, fields.encrypted === "true" || fields.encrypted === "on");
         const created = await d.sessions.create(result.principal, encrypted);
         if (!created) {
           audit(scope.log, "login.failed", { user: result.principal.user, reason: "session-limit", via: "form", ip: scope.clientIp, requestId: scope.id });

@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { Clock } from "../../clock.js";
+import type { Regulation } from "../../regulation/regulation.js";
 import type { Site } from "../../config/site.js";
 import { audit, type Logger } from "../../log/logger.js";
 import type { Mailer } from "../../mail/mailer.js";
@@ -62,6 +63,8 @@ export interface PasswordResetDeps {
   mailer: Mailer;
   log: Logger;
   site: () => Site;
+  /** Unlocks the account a reset proves (`canResetFailedLoginsWithForgotPassword`). */
+  regulation: Pick<Regulation, "unlock">;
   /** The reset page's absolute URL, to which `?token=` is added. */
   resetUrl: () => string;
   /** Distinguishes this process in the store's mail-rate lock. */
@@ -131,13 +134,7 @@ export class PasswordResets {
     const user = found.account.name;
     await d.accounts.setPasswordHash(user, await hashPassword(password));
     audit(d.log, "password.reset", { user, ip });
-    if (site.canResetFailedLoginsWithForgotPassword) {
-      const state = await d.store.getLoginFailures(user);
-      if (state.failures > 0 || state.lockedAt !== null) {
-        await d.store.clearLoginFailures(user);
-        audit(d.log, "account.unlocked", { user, by: "password-reset", ip });
-      }
-    }
+    if (site.canResetFailedLoginsWithForgotPassword) await d.regulation.unlock(user, { by: "password-reset", ip }, "if-counted");
     return { ok: true, user };
   }
 
