@@ -63,15 +63,20 @@ export class Regulation {
     await this.o.store.countIpFailure(ip, this.o.clock.now(), this.o.ipLimit.windowMs);
   }
 
-  /** Counts a failed proof of a password against both limits; a lock that starts now is audited. */
+  /**
+   * Counts a failed proof of a password against both limits. A failure that locks the account is
+   * audited, with when the lock ends: judged before and after, so a lock is seen however it came
+   * (the count reaching the limit, a limit lowered below the count, a limit raised and met again
+   * while an earlier lock's time runs).
+   */
   async countFailure(user: string, ip: string): Promise<void> {
-    const site = this.o.site();
     const now = this.o.clock.now();
     await this.o.store.countIpFailure(ip, now, this.o.ipLimit.windowMs);
-    const rule = lockRuleOf(site);
-    const state = await this.o.store.recordLoginFailure(user, now, rule);
-    if (state.lockedAt === now && state.failures === rule.maxFailures) {
-      await this.o.audit("account.locked", { user, failures: state.failures, until: new Date(now + rule.lockMs).toISOString(), ip });
+    const rule = lockRuleOf(this.o.site());
+    const before = lockState(await this.o.store.getLoginFailures(user), rule, now);
+    const after = lockState(await this.o.store.recordLoginFailure(user, now, rule), rule, now);
+    if (!before.locked && after.locked) {
+      await this.o.audit("account.locked", { user, failures: after.failures, until: new Date(after.lockEndsAt!).toISOString(), ip });
     }
   }
 
