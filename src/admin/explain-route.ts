@@ -21,7 +21,9 @@ export function explainRoute(deps: ExplainDeps): GatewayRoute {
       const path = q.get("path");
       if (path === null || path === "") throw new GatewayError("ERR_BAD_REQUEST", 400, "Name the request to explain: ?path=/some/path (and method, user, ip, agent as needed).");
       const optional = (name: string) => q.get(name) ?? undefined;
-      sendJson(x.res, 200, await explain({ path, method: optional("method"), user: optional("user"), ip: optional("ip"), agent: optional("agent") }, deps));
+      const via = optional("via");
+      if (via !== undefined && via !== "session" && via !== "basic") throw new GatewayError("ERR_BAD_REQUEST", 400, "via is session (the default) or basic.");
+      sendJson(x.res, 200, await explain({ path, method: optional("method"), user: optional("user"), via, ip: optional("ip"), agent: optional("agent") }, deps));
       return "done";
     },
   };

@@ -20,6 +20,7 @@ import { loadConfigOrExit } from "./load-config.js";
 interface ExplainOptions {
   config?: string;
   user?: string;
+  via: string;
   ip?: string;
   agent?: string;
   json?: boolean;
@@ -31,10 +32,17 @@ export function registerExplain(program: Command): void {
     .description("what the gateway would do with a request, and why, without sending it")
     .option("-c, --config <file>", "configuration file")
     .option("--user <name>", "judge the request as this user, signed in")
+    .option("--via <session|basic>", "how the user comes: a session they have (default) or Basic credentials", "session")
     .option("--ip <address>", "the client address (default 127.0.0.1)")
     .option("--agent <user-agent>", "the User-Agent (default none: a script)")
     .option("--json", "print the answer as JSON, as GET /gateway/admin/explain does")
     .action(async (method: string, path: string, opts: ExplainOptions) => {
+      if (opts.via !== "session" && opts.via !== "basic") {
+        console.error("portcullis: --via is session or basic");
+        process.exitCode = 2;
+        return;
+      }
+      const via = opts.via;
       const { config } = loadConfigOrExit(opts.config);
       const log = createLogger({ level: "silent" });
       const store = await openStore(config, log);
@@ -47,7 +55,7 @@ export function registerExplain(program: Command): void {
         const regulation = new Regulation({ store, clock: systemClock, site, ipLimit: config.regulation.maxFailuresPerIp, audit: () => undefined });
         const logins = new LoginService({ regulation, accounts, clock: systemClock, site, log, directory });
         const answer = await explain(
-          { method, path, user: opts.user, ip: opts.ip, agent: opts.agent },
+          { method, path, user: opts.user, via, ip: opts.ip, agent: opts.agent },
           {
             rules: compileRules(config.access),
             site,

@@ -5,7 +5,7 @@
  * (./access-stage.ts) as real requests, so it cannot drift from their behaviour. Served by
  * `GET /gateway/admin/explain` (../admin/explain-route.ts) and `portcullis explain` (../cli/explain.ts).
  */
-import { ANONYMOUS, type Identity } from "../auth/identity.js";
+import { ANONYMOUS, BASIC_FAILED, type Identity } from "../auth/identity.js";
 import type { UserRecord } from "../auth/local/accounts.js";
 import type { Site } from "../config/site.js";
 import { GatewayError } from "../errors.js";
@@ -24,6 +24,11 @@ export interface ExplainQuery {
   /** The request target as a client would send it (a query may follow). */
   path: string;
   user?: string;
+  /**
+   * How the user comes: with a `session` they already have (the default), or with `basic`
+   * credentials, a new sign-in on every request, refused while the account is locked or disabled.
+   */
+  via?: "session" | "basic";
   /** The client address, after trustedProxies (default 127.0.0.1). */
   ip?: string;
   /** The User-Agent (default none: a script). */
@@ -74,7 +79,7 @@ export async function explain(query: ExplainQuery, deps: ExplainDeps): Promise<E
     return { decision: "gateway", path: target.path, rule: null, principal: null, steps, account: null };
   }
 
-  const { identity, account } = await identityFor(query.user, deps, steps);
+  const { identity, account } = await identityFor(query.user, query.via ?? "session", deps, steps);
   const site = deps.site();
   const request = {
     // A POST's body is not described: it is judged as every method a form body could turn it into.
@@ -86,7 +91,8 @@ export async function explain(query: ExplainQuery, deps: ExplainDeps): Promise<E
   };
   const decisionSteps: Step[] = [];
   const decision = decide(request, await withGuest(identity, site, deps.guest), { rules: deps.rules, site }, decisionSteps);
-  for (const step of decisionSteps) steps.push(step.stage === "identity" && query.user !== undefined && identity.kind === "basic" ? { ...step, why: `${identity.principal.user}, as if signed in` } : step);
+  const as = query.via === "basic" ? "with Basic credentials" : "with a session";
+  for (const step of decisionSteps) steps.push(step.stage === "identity" && identity.kind === "basic" ? { ...step, why: `${identity.principal.user}, ${as}` } : step);
   return {
     decision: decision.outcome,
     path: target.path,
@@ -101,7 +107,7 @@ export async function explain(query: ExplainQuery, deps: ExplainDeps): Promise<E
  * The identity of a named user as if they had signed in (a disabled account cannot, and is judged as
  * nobody), with the account's state; nobody when no user is named or none is found.
  */
-async function identityFor(user: string | undefined, deps: ExplainDeps, steps: ExplainStep[]): Promise<{ identity: Identity; account: Explanation["account"] }> {
+async function identityFor(user: string | undefined, via: "session" | "basic", deps: ExplainDeps, steps: ExplainStep[]): Promise<{ identity: Identity; account: Explanation["account"] }> {
   if (user === undefined || user === "") return { identity: ANONYMOUS, account: null };
   const found = await deps.lookup(user);
   if (found === null) {
@@ -111,6 +117,10 @@ async function identityFor(user: string | undefined, deps: ExplainDeps, steps: E
   const lock = await deps.lockState(found.principal.user);
   const enabled = found.account?.enabled ?? true;
   const account = { locked: lock.locked, lockEndsAt: lock.lockEndsAt === null ? null : new Date(lock.lockEndsAt).toISOString(), failures: lock.failures, enabled };
+  if (via === "basic" && (!enabled || lock.locked)) {
+    steps.push({ stage: "identity", outcome: "refused", why: `the account is ${enabled ? "locked" : "disabled"}: Basic credentials are a new sign-in on every request, and are refused` });
+    return { identity: BASIC_FAILED, account };
+  }
   if (!enabled) {
     steps.push({ stage: "identity", outcome: "disabled", why: `the account ${found.principal.user} is disabled: it cannot sign in, and its sessions have ended` });
     return { identity: ANONYMOUS, account };

@@ -258,8 +258,6 @@ describe("explain (GET /gateway/admin/explain)", () => {
       expect: Decision;
       /** The rule explain must name (index), or null for the default policy; undefined: not checked (400). */
       rule?: number | null;
-      /** Set when explain and the real request disagree (src/ is not changed here; see the report). */
-      todo?: string;
     }
     const rows: Row[] = [
       // bypass
@@ -318,16 +316,15 @@ describe("explain (GET /gateway/admin/explain)", () => {
       { method: "GET", path: "/app/page", user: "lars", via: "cookie", agent: "browser", expect: "proxy", rule: null },
       { method: "GET", path: "/app/page", user: "dora", via: "cookie", agent: "browser", expect: "redirect-to-login", rule: null },
       { method: "GET", path: "/data/x", user: "dora", via: "basic", agent: "script", expect: "401", rule: null },
-      // Basic credentials of a disabled or a locked account: explain does not know how the user signs in.
+      // Basic credentials of a disabled or a locked account (via=basic): a new sign-in, refused.
       {
         method: "GET",
         path: "/app/page",
         user: "dora",
         via: "basic",
         agent: "browser",
-        expect: "redirect-to-login",
+        expect: "401",
         rule: null,
-        todo: "explain judges a disabled user as nobody, so a browser is sent to sign in (redirect-to-login); the real request's Basic credentials of the disabled account are refused: 401",
       },
       {
         method: "GET",
@@ -335,18 +332,17 @@ describe("explain (GET /gateway/admin/explain)", () => {
         user: "lars",
         via: "basic",
         agent: "script",
-        expect: "proxy",
+        expect: "401",
         rule: null,
-        todo: "explain judges a locked user as signed in (proxy: a session made before the lock keeps working); the real request's Basic credentials are a new sign-in and are refused while the lock lasts: 401",
       },
     ];
 
     const label = (r: Row) => `${r.method} ${r.path} ${r.user ? `as ${r.user} (${r.via})` : "anonymous"}, ${r.agent}`;
 
     for (const row of rows) {
-      it(`${label(row)}: explain says ${row.expect}, and the request meets it`, { todo: row.todo }, async () => {
+      it(`${label(row)}: explain says ${row.expect}, and the request meets it`, async () => {
         const seen = upstream.received.length;
-        const a = await ask({ method: row.method, path: row.path, user: row.user, ip: "127.0.0.1", agent: AGENT[row.agent] });
+        const a = await ask({ method: row.method, path: row.path, user: row.user, via: row.via === "basic" ? "basic" : undefined, ip: "127.0.0.1", agent: AGENT[row.agent] });
         assert.equal(upstream.received.length, seen, "explain itself sent something upstream");
         assert.equal(a.decision, row.expect, `explain: ${JSON.stringify(a)}`);
         if (row.rule !== undefined) assert.equal(a.rule?.index ?? null, row.rule, `rule: ${JSON.stringify(a.rule)}`);
