@@ -318,6 +318,21 @@ async function main(): Promise<void> {
     { name: "portcullis session cookie", url: `${base}/app`, pid: gateway.pid, headers: { cookie } },
     { name: "portcullis Basic user:password", url: `${base}/app`, pid: gateway.pid, headers: { authorization: `Basic ${Buffer.from(`admin:${BENCH_PASSWORD}`).toString("base64")}` } },
   ];
+  // BENCH_BASELINE=<another checkout, built>: the same rows through that build as well, in the same
+  // rounds, for an A/B of a change (same upstream, Redis and accounts; its own ports).
+  const baseline = process.env.BENCH_BASELINE;
+  if (baseline) {
+    const [bSecure, bInsecure, bAdmin] = [await freePort(), await freePort(), await freePort()];
+    const bConfig = path.join(work, "baseline.yaml");
+    fs.writeFileSync(bConfig, fs.readFileSync(configFile, "utf8").replace(/^ports: .*$/m, `ports: { secure: ${bSecure}, insecure: ${bInsecure}, host: 127.0.0.1, admin: "127.0.0.1:${bAdmin}" }`));
+    const b = start(process.execPath, [path.join(path.resolve(baseline), "dist/cli/index.js"), "serve", "--config", bConfig], "baseline", gatewayEnv);
+    await waitForPort(bSecure);
+    const bBase = `https://127.0.0.1:${bSecure}`;
+    targets.push(
+      { name: "baseline bypass route", url: `${bBase}/public/x`, pid: b.pid },
+      { name: "baseline session cookie", url: `${bBase}/app`, pid: b.pid, headers: { cookie: await login(bBase) } },
+    );
+  }
   const nginx = nginxAvailable();
   if (nginx) {
     const nginxPort = await freePort();
@@ -449,8 +464,16 @@ http {
       (verdict.bareProxyVsNginx !== null ? `; the bare proxy reaches ${verdict.bareProxyVsNginx.toFixed(2)}× nginx` : ""),
   );
   console.log(`session/bypass ${verdict.sessionVsBypass.toFixed(2)}, Basic/bypass ${verdict.basicVsBypass.toFixed(2)} (target ≥ 0.85)`);
-  // Each round's rows ran minutes apart at most: the spread of these shows how much the machine moved.
-  const perRound = (a: Row, b: Row) => a.rounds.map((v, i) => (v / b.rounds[i]!).toFixed(2)).join(" ");
+  const baselineBypass = rows.find((r) => r.name === "baseline bypass route");
+  const baselineSession = rows.find((r) => r.name === "baseline session cookie");
+  if (baselineBypass && baselineSession) {
+    console.log(
+      `this build ÷ baseline: bypass ${(bypass.requestsPerSec / baselineBypass.requestsPerSec).toFixed(2)} req/s (rounds ${perRoundOf(bypass, baselineBypass)}), ` +
+        `session ${(sessionRow.requestsPerSec / baselineSession.requestsPerSec).toFixed(2)} req/s (rounds ${perRoundOf(sessionRow, baselineSession)}); ` +
+        `CPU µs/req bypass ${bypass.cpuMicrosPerRequest} vs ${baselineBypass.cpuMicrosPerRequest}, session ${sessionRow.cpuMicrosPerRequest} vs ${baselineSession.cpuMicrosPerRequest}`,
+    );
+  }
+  const perRound = perRoundOf;
   console.log(
     `ratios round by round: bypass/nginx ${nginxRow ? perRound(bypass, nginxRow) : "-"}; bypass/bare ${perRound(bypass, bareRow)}; session/bypass ${perRound(sessionRow, bypass)}; Basic/bypass ${perRound(basicRow, bypass)}`,
   );
@@ -461,6 +484,11 @@ http {
     JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, durationSec: DURATION, rounds: ROUNDS, connections: CONNECTIONS, rows, logins, oneAccountLogins, rssProxyRunMb, rssWithLoginsMb, ldapLogins, memory, verdict }, null, 2),
   );
   console.log(`written ${path.relative(root, out)}`);
+}
+
+/** Each round's rows ran minutes apart at most: the spread of these shows how much the machine moved. */
+function perRoundOf(a: Row, b: Row): string {
+  return a.rounds.map((v, i) => (v / b.rounds[i]!).toFixed(2)).join(" ");
 }
 
 async function cleanup(): Promise<void> {
