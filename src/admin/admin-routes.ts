@@ -26,8 +26,8 @@ export interface AdminRouteDeps {
 /** 401 without a signed-in user (the guest is not one), 403 for a user without the `admin` role. */
 export function requireAdmin(x: Exchange): Principal {
   const p = signedIn(x.scope.identity);
-  if (!p) throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
-  if (!p.roles.includes("admin")) throw new GatewayError("ERR_FORBIDDEN", 403, "Administrators only.");
+  if (!p) throw new GatewayError("ERR_UNAUTHENTICATED", { message: "Not signed in." });
+  if (!p.roles.includes("admin")) throw new GatewayError("ERR_FORBIDDEN", { message: "Administrators only." });
   return p;
 }
 
@@ -93,10 +93,10 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
         requireAdmin(x);
         requireToken(x, d.site());
         const [tag, id] = (params.id ?? "").split(".");
-        if (!tag || !id) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
+        if (!tag || !id) throw new GatewayError("ERR_NOT_FOUND", { message: "No such session." });
         // The audit line names whose session it was (end answers the user).
         const user = await d.sessions.end({ tag, id });
-        if (user === null) throw new GatewayError("ERR_NOT_FOUND", 404, "No such session.");
+        if (user === null) throw new GatewayError("ERR_NOT_FOUND", { message: "No such session." });
         audit(x.scope.log, "session.ended", { by: signedIn(x.scope.identity)!.user, user, reason: "admin", session: `${tag}.${id.slice(0, 8)}…`, requestId: x.scope.id });
         sendJson(x.res, 200, { ended: true });
         return "done";
@@ -112,7 +112,7 @@ export function adminRoutes(d: AdminRouteDeps): GatewayRoute[] {
       return { unlocked: name };
     }),
     userAction("POST", "enable", "admin-user-enable", async (name, x) => {
-      if (!(await d.accounts.get(name))) throw new GatewayError("ERR_NOT_FOUND", 404, "No such user.");
+      if (!(await d.accounts.get(name))) throw new GatewayError("ERR_NOT_FOUND", { message: "No such user." });
       await d.accounts.setEnabled(name, true);
       audit(x.scope.log, "account.enabled", { by: signedIn(x.scope.identity)!.user, user: name, requestId: x.scope.id });
       return { enabled: name };

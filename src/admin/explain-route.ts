@@ -19,10 +19,10 @@ export function explainRoute(deps: ExplainDeps): GatewayRoute {
       requireAdmin(x);
       const q = queryOf(x.scope);
       const path = q.get("path");
-      if (path === null || path === "") throw new GatewayError("ERR_BAD_REQUEST", 400, "Name the request to explain: ?path=/some/path (and method, user, ip, agent as needed).");
+      if (path === null || path === "") throw new GatewayError("ERR_BAD_REQUEST", { message: "Name the request to explain: ?path=/some/path (and method, user, ip, agent as needed)." });
       const optional = (name: string) => q.get(name) ?? undefined;
       const via = optional("via");
-      if (via !== undefined && via !== "session" && via !== "basic") throw new GatewayError("ERR_BAD_REQUEST", 400, "via is session (the default) or basic.");
+      if (via !== undefined && via !== "session" && via !== "basic") throw new GatewayError("ERR_BAD_REQUEST", { message: "via is session (the default) or basic." });
       sendJson(x.res, 200, await explain({ path, method: optional("method"), user: optional("user"), via, ip: optional("ip"), agent: optional("agent") }, deps));
       return "done";
     },

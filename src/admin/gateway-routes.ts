@@ -6,7 +6,7 @@
  */
 import type { Exchange, Stage, StageResult } from "../pipeline/stage.js";
 import { notFound } from "../errors.js";
-import { redirect, sendError, sendText } from "../pipeline/respond.js";
+import { redirect, refuseText, sendError } from "../pipeline/respond.js";
 import { tlsUrl } from "../listeners/router-policy.js";
 
 export type RouteHandler = (x: Exchange, params: Record<string, string>) => StageResult | Promise<StageResult>;
@@ -74,7 +74,7 @@ export function gatewayRoutes(name: string, prefix: string, routes: readonly Gat
           // login page over TLS, a GET without a body.
           const same = method === "GET";
           const target = tlsUrl(x.req, securePort(), same ? x.scope.forwardPath + x.scope.query : `${prefix}/login`, publicUrl);
-          if (target === null) sendText(x.res, 400, "The Host header is not a valid host name.");
+          if (target === null) refuseText(x.res, "ERR_BAD_HOST");
           else redirect(x.res, same ? 308 : 303, target);
           return "done";
         }
@@ -82,7 +82,7 @@ export function gatewayRoutes(name: string, prefix: string, routes: readonly Gat
       }
       if (!answerUnknown) return;
       x.scope.route = pathMatched ? "gateway:method-not-allowed" : "gateway:not-found";
-      if (pathMatched) sendText(x.res, 405, "Method not allowed.");
+      if (pathMatched) refuseText(x.res, "ERR_METHOD_NOT_ALLOWED");
       else sendError(x.req, x.res, x.scope, notFound());
       return "done";
     },

@@ -57,7 +57,7 @@ function requestedNames(param: string): { names: SiteKey[]; map: boolean } {
   const names = m ? [...new Set(m[1]!.split(",").map((s) => s.trim()).filter(Boolean))] : [param];
   const unknown = names.find((n) => !isSiteKey(n));
   if (unknown !== undefined) throw unknownProperty(unknown);
-  if (names.length === 0) throw new GatewayError("ERR_NOT_FOUND", 404, "Name at least one site-config property.");
+  if (names.length === 0) throw new GatewayError("ERR_NOT_FOUND", { message: "Name at least one site-config property." });
   return { names: names as SiteKey[], map: m !== null };
 }
 
@@ -91,7 +91,7 @@ async function changing(
 function unknownProperty(name: string): GatewayError {
   const hint = name.length <= MAX_PROPERTY_NAME ? suggest(name, siteKeys) : null;
   const shown = name.length <= MAX_PROPERTY_NAME ? JSON.stringify(name) : `${JSON.stringify(name.slice(0, MAX_PROPERTY_NAME))}… (${name.length} characters)`;
-  return new GatewayError("ERR_NOT_FOUND", 404, `There is no site-config property ${shown}${hint ? `; did you mean "${hint}"?` : "."}`);
+  return new GatewayError("ERR_NOT_FOUND", { message: `There is no site-config property ${shown}${hint ? `; did you mean "${hint}"?` : "."}` });
 }
 
 export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
@@ -122,10 +122,10 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
           return "done";
         }
         requireToken(x, d.live.current());
-        if (!isJsonRequest(x.req)) throw new GatewayError("ERR_BAD_REQUEST", 415, "Send the changes as a JSON map (Content-Type: application/json).");
+        if (!isJsonRequest(x.req)) throw new GatewayError("ERR_UNSUPPORTED_MEDIA_TYPE", { message: "Send the changes as a JSON map (Content-Type: application/json)." });
         const body = await readJson(x.req);
         if (body === null || typeof body !== "object" || Array.isArray(body)) {
-          throw new GatewayError("ERR_BAD_REQUEST", 400, 'Send a JSON map of property names to values, such as {"maxFailedLogins": 3}.');
+          throw new GatewayError("ERR_BAD_REQUEST", { message: 'Send a JSON map of property names to values, such as {"maxFailedLogins": 3}.' });
         }
         const changes = await changing(x, (user) => d.live.apply(body as Record<string, unknown>, user));
         if (changes === "done") return "done";

@@ -121,7 +121,7 @@ function rejectDuplicateHost(req: http.IncomingMessage): void {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length === 4 && name.toLowerCase() === "host" && ++hosts > 1) {
-      throw new GatewayError("ERR_BAD_REQUEST", 400, "A request may carry only one Host header.");
+      throw new GatewayError("ERR_BAD_REQUEST", { message: "A request may carry only one Host header." });
     }
   }
 }

@@ -2,6 +2,7 @@
  * The secure (TLS) and insecure (plaintext) listeners, started and stopped together, with the HTTP
  * limits that guard against malformed, oversized and slow requests.
  */
+import { ERRORS, type ErrorCode } from "../errors.js";
 import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
@@ -40,19 +41,20 @@ export interface Listeners {
   close(graceMs: number): Promise<void>;
 }
 
-/** Parser errors Node reports before a request reaches us, and the status each deserves. */
+/** Parser errors Node reports before a request reaches us, and the error (status, text) each deserves. */
 function clientErrorAnswer(code: string | undefined): [number, string] {
+  const answer = (error: ErrorCode, text: string = ERRORS[error].message): [number, string] => [ERRORS[error].status, text];
   switch (code) {
     case "HPE_HEADER_OVERFLOW":
-      return [431, "Request header fields too large."];
+      return answer("ERR_HEADERS_TOO_LARGE");
     case "ERR_HTTP_REQUEST_TIMEOUT":
-      return [408, "The request took too long to arrive."];
+      return answer("ERR_REQUEST_TIMEOUT");
     case "HPE_UNEXPECTED_CONTENT_LENGTH":
-      return [400, "Content-Length together with Transfer-Encoding, or given twice, is refused."];
+      return answer("ERR_MALFORMED_REQUEST", "Content-Length together with Transfer-Encoding, or given twice, is refused.");
     case "HPE_INVALID_TRANSFER_ENCODING":
-      return [400, "Invalid Transfer-Encoding."];
+      return answer("ERR_MALFORMED_REQUEST", "Invalid Transfer-Encoding.");
     default:
-      return [400, "Malformed request."];
+      return answer("ERR_MALFORMED_REQUEST");
   }
 }
 

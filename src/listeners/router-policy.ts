@@ -8,7 +8,7 @@ import net from "node:net";
 import type { Config, RouterPolicy } from "../config/schema.js";
 import type { Site } from "../config/site.js";
 import { audit, type Logger } from "../log/logger.js";
-import { redirect, sendText } from "../pipeline/respond.js";
+import { redirect, refuseText } from "../pipeline/respond.js";
 import type { Exchange, Stage } from "../pipeline/stage.js";
 import { splitCookie } from "../sessions/cookie.js";
 
@@ -104,7 +104,7 @@ export function routerPolicy(deps: RouterPolicyDeps, kind: "request" | "upgrade"
       if (kind === "upgrade") {
         const refuse = () => {
           scope.route = "router:websocket-refused";
-          sendText(res, 403, "WebSockets need TLS here.");
+          refuseText(res, "ERR_TLS_REQUIRED");
           return "done" as const;
         };
         return done instanceof Promise ? done.then(refuse) : refuse();
@@ -114,16 +114,16 @@ export function routerPolicy(deps: RouterPolicyDeps, kind: "request" | "upgrade"
       const finish = () => {
         if (target === null) {
           scope.route = "router:bad-host";
-          sendText(res, 400, "The Host header is not a valid host name.");
+          refuseText(res, "ERR_BAD_HOST");
         } else if (policy === "redirect") {
           scope.route = "router:redirect";
           redirect(res, 308, target);
         } else if (policy === "reject") {
           scope.route = "router:reject";
-          sendText(res, 403, `This service is available over TLS only: ${target}`);
+          refuseText(res, "ERR_INSECURE_REJECTED", `This service is available over TLS only: ${target}`);
         } else {
           scope.route = "router:exposed";
-          sendText(res, 403, `Credentials must not be sent over plaintext; they are refused here. Use ${target}`);
+          refuseText(res, "ERR_CREDENTIAL_EXPOSED", `Credentials must not be sent over plaintext; they are refused here. Use ${target}`);
         }
         return "done" as const;
       };

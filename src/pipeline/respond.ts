@@ -1,6 +1,6 @@
 /** Answers the gateway writes itself: errors, short texts and JSON, with headers that suit them. */
 import type http from "node:http";
-import { GatewayError } from "../errors.js";
+import { ERRORS, GatewayError, type ErrorCode } from "../errors.js";
 import { wantsJson } from "./client-kind.js";
 import type { RequestScope } from "./scope.js";
 
@@ -56,6 +56,14 @@ export function redirect(res: http.ServerResponse, status: 302 | 303 | 307 | 308
   writeOwn(res, status, "text/plain; charset=utf-8", `Redirecting to ${location}\n`, { location });
 }
 
+/**
+ * A refusal as short plain text, for answers where a page or JSON would not help (the plaintext
+ * listener's policy, a malformed Host): the status from the error table, its message or `text`.
+ */
+export function refuseText(res: http.ServerResponse, code: ErrorCode, text: string = ERRORS[code].message): void {
+  sendText(res, ERRORS[code].status, text);
+}
+
 /** A small page (or JSON for API clients) that says what went wrong and carries the request id. */
 export function sendError(
   req: http.IncomingMessage,
@@ -84,9 +92,9 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   // Fail closed: when the store cannot be reached, nothing that needs it is answered as if it could.
   if ((err as { code?: string })?.code === "ERR_STORE_UNAVAILABLE") {
-    return new GatewayError("ERR_STORE_UNAVAILABLE", 503, "Sign-in is unavailable for a moment; please try again shortly.", { cause: err });
+    return new GatewayError("ERR_STORE_UNAVAILABLE", { cause: err });
   }
-  return new GatewayError("ERR_INTERNAL", 500, "The gateway could not handle this request.", { cause: err });
+  return new GatewayError("ERR_INTERNAL", { cause: err });
 }
 
 function statusText(status: number): string {

@@ -16,9 +16,6 @@ import { decide, type Decision } from "./decide.js";
 import type { GuestPrincipal } from "./guest.js";
 import { methodReadings } from "./method-readings.js";
 
-const storeDown = () => new GatewayError("ERR_STORE_UNAVAILABLE", 503, "Sign-in is unavailable for a moment; please try again shortly.");
-const forbidden = () => new GatewayError("ERR_FORBIDDEN", 403, "You do not have access to this page.");
-const unauthenticated = () => new GatewayError("ERR_UNAUTHENTICATED", 401, "Authentication required.");
 
 export interface AccessDeps {
   rules: AccessRules;
@@ -79,15 +76,15 @@ function act(x: Exchange, decision: Decision, deps: AccessDeps): StageResult {
       scope.identity = decision.identity;
       return;
     case "403":
-      sendError(req, res, scope, forbidden());
+      sendError(req, res, scope, new GatewayError("ERR_FORBIDDEN"));
       return "done";
     case "503":
-      sendError(req, res, scope, storeDown());
+      sendError(req, res, scope, new GatewayError("ERR_STORE_UNAVAILABLE"));
       return "done";
     case "401":
       // The Basic challenge is for scripts: a browser would answer it with its native password dialog,
       // a prompt a page on another site can raise, and one whose answer it then replays (SPEC §6.5).
-      sendError(req, res, scope, unauthenticated(), decision.challenge ? BASIC_CHALLENGE : undefined);
+      sendError(req, res, scope, new GatewayError("ERR_UNAUTHENTICATED"), decision.challenge ? BASIC_CHALLENGE : undefined);
       return "done";
     case "redirect-to-login":
       redirect(res, req.method === "GET" || req.method === "HEAD" ? 302 : 303, loginUrl(deps.prefix, scope, decision.expiredAt));

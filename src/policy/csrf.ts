@@ -23,7 +23,7 @@ export type CsrfReason = "origin" | "token" | "login" | "websocket";
  */
 export class CsrfRefusal extends GatewayError {
   constructor(readonly reason: CsrfReason) {
-    super("ERR_CSRF", 403, "This request did not come from this site and was refused.");
+    super("ERR_CSRF");
     this.name = "CsrfRefusal";
   }
 }

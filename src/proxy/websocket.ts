@@ -4,6 +4,7 @@ import https from "node:https";
 import type net from "node:net";
 import { createProxyServer } from "http-proxy-3";
 import type { UrlValue } from "../config/fields.js";
+import { ERRORS } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import { compactHeaders } from "./strip-headers.js";
@@ -27,8 +28,9 @@ export function createWebSocketProxy(options: { url: UrlValue; ca?: string; log:
       proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => {
         scope.log.warn({ requestId: scope.id, err: err.message, code: err.code }, "websocket upstream failed");
         if (!socket.destroyed) {
-          const body = "The application behind the gateway could not be reached.\n";
-          socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+          const { status, message } = ERRORS.ERR_UPSTREAM_UNREACHABLE;
+          const body = `${message}\n`;
+          socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
         }
       });
     },

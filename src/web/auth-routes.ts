@@ -12,7 +12,7 @@ import type { LoginService } from "../auth/login.js";
 import { hashPassword } from "../auth/passwords/hash.js";
 import { checkNewPassword } from "../auth/passwords/policy.js";
 import type { GatewayRoute } from "../admin/gateway-routes.js";
-import { GatewayError } from "../errors.js";
+import { ERRORS, GatewayError, type ErrorCode } from "../errors.js";
 import { audit } from "../log/logger.js";
 import { lockedToTls } from "../listeners/router-policy.js";
 import { csrfRefused, isSameOrigin, tokenMatches } from "../policy/csrf.js";
@@ -55,7 +55,7 @@ function sessionJson(s: SessionRecord) {
 
 function requireSession(x: Exchange): SessionRecord {
   const session = sessionOf(x.scope.identity);
-  if (session === undefined) throw new GatewayError("ERR_UNAUTHENTICATED", 401, "Not signed in.");
+  if (session === undefined) throw new GatewayError("ERR_UNAUTHENTICATED", { message: "Not signed in." });
   return session;
 }
 
@@ -84,7 +84,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
     // uiLoginFailureMessage may hold HTML (XNAT): the page gets the allow-listed part, JSON the text.
     const message = failureMessage(d.site().uiLoginFailureMessage);
     if (json) {
-      sendJson(x.res, 401, { error: "ERR_LOGIN_FAILED", message: message.text });
+      sendJson(x.res, ERRORS.ERR_LOGIN_FAILED.status, { error: "ERR_LOGIN_FAILED", message: message.text });
       return "done" as const;
     }
     return renderLogin(x, 401, returnTo, message.html, "error", username);
@@ -147,7 +147,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
           audit(scope.log, "login.password-change-required", { user: result.principal.user, reason: result.mustChange, ip: scope.clientIp, requestId: scope.id });
           const message = result.mustChange === "complexity" ? d.site().passwordComplexityMessage : result.mustChange === "expired" ? "Your password has expired." : "Your password must be replaced.";
           if (json) {
-            sendJson(x.res, 403, { error: "ERR_PASSWORD_CHANGE_REQUIRED", reason: result.mustChange, message, changeUrl: `${d.prefix}/password` });
+            sendJson(x.res, ERRORS.ERR_PASSWORD_CHANGE_REQUIRED.status, { error: "ERR_PASSWORD_CHANGE_REQUIRED", reason: result.mustChange, message, changeUrl: `${d.prefix}/password` });
             return "done";
           }
           sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: result.principal.user, messageHtml: escapeHtml(`${message} Choose a new one to continue.`), messageKind: "info", returnTo }));
@@ -240,8 +240,10 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         const fields = await readBody(x.req);
         const username = (fields.username ?? signedIn(x.scope.identity)?.user ?? "").trim();
         const returnTo = safeReturnTo(fields.returnTo);
-        const answer = (status: number, code: string, message: string) => {
-          if (json) sendJson(x.res, status, status === 200 ? { changed: true } : { error: code, message });
+        /** The page or JSON of the change: refused with an error code's status, or done (no code). */
+        const answer = (code: ErrorCode | null, message: string) => {
+          const status = code === null ? 200 : ERRORS[code].status;
+          if (json) sendJson(x.res, status, code === null ? { changed: true } : { error: code, message });
           else sendHtml(x.res, status, passwordPage({ prefix: d.prefix, username, messageHtml: escapeHtml(message), messageKind: status === 200 ? "info" : "error", returnTo }));
           return "done" as const;
         };
@@ -252,19 +254,19 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         const account = proof.ok && proof.principal.provider === "local" ? await d.accounts.get(proof.principal.user) : null;
         if (!proof.ok || !account) {
           audit(x.scope.log, "password.change-failed", { user: username, reason: proof.ok ? "no-account" : proof.reason, ip: x.scope.clientIp, requestId: x.scope.id });
-          return answer(401, "ERR_LOGIN_FAILED", failureMessage(d.site().uiLoginFailureMessage).text);
+          return answer("ERR_LOGIN_FAILED", failureMessage(d.site().uiLoginFailureMessage).text);
         }
         const next = fields.newPassword ?? "";
-        if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return answer(400, "ERR_PASSWORD_MISMATCH", "The two new passwords differ.");
+        if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return answer("ERR_PASSWORD_MISMATCH", ERRORS.ERR_PASSWORD_MISMATCH.message);
         const problem = await checkNewPassword(account, next, d.site(), d.clock.now());
-        if (problem) return answer(400, problem.code, problem.message);
+        if (problem) return answer(problem.code, problem.message);
         await d.accounts.setPasswordHash(account.name, await hashPassword(next));
         audit(x.scope.log, "password.changed", { user: username, ip: x.scope.clientIp, requestId: x.scope.id });
         if (!json) {
           redirect(x.res, 303, `${d.prefix}/login?changed=1&returnTo=${encodeURIComponent(returnTo)}`);
           return "done";
         }
-        return answer(200, "", "Password changed.");
+        return answer(null, "Password changed.");
       },
     },
   ];

@@ -21,7 +21,7 @@ export async function readBody(req: http.IncomingMessage): Promise<Fields> {
     return parseFields(text, type);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
-    throw new GatewayError("ERR_BAD_REQUEST", 400, "The request body is not valid JSON or form data.");
+    throw new GatewayError("ERR_BAD_REQUEST", { message: "The request body is not valid JSON or form data." });
   }
 }
 
@@ -35,7 +35,7 @@ export async function readJson(req: http.IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new GatewayError("ERR_BAD_REQUEST", 400, "The request body is not valid JSON.");
+    throw new GatewayError("ERR_BAD_REQUEST", { message: "The request body is not valid JSON." });
   }
 }
 
@@ -51,7 +51,7 @@ function checkDepth(text: string): void {
     } else if (c === 0x22) {
       inString = true;
     } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_JSON_DEPTH) throw new GatewayError("ERR_BAD_REQUEST", 400, `The request body nests lists and maps more than ${MAX_JSON_DEPTH} deep.`);
+      if (++depth > MAX_JSON_DEPTH) throw new GatewayError("ERR_BAD_REQUEST", { message: `The request body nests lists and maps more than ${MAX_JSON_DEPTH} deep.` });
     } else if (c === 0x5d || c === 0x7d) {
       depth--;
     }
@@ -63,7 +63,7 @@ function readText(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > LIMIT) {
-      reject(new GatewayError("ERR_BAD_REQUEST", 413, "The request body is too large."));
+      reject(new GatewayError("ERR_BODY_TOO_LARGE"));
       req.resume();
       return;
     }
@@ -73,12 +73,12 @@ function readText(req: http.IncomingMessage): Promise<string> {
       size += c.length;
       if (size > LIMIT) {
         req.destroy();
-        reject(new GatewayError("ERR_BAD_REQUEST", 413, "The request body is too large."));
+        reject(new GatewayError("ERR_BODY_TOO_LARGE"));
         return;
       }
       chunks.push(c);
     });
-    req.on("error", () => reject(new GatewayError("ERR_BAD_REQUEST", 400, "The request body could not be read.")));
+    req.on("error", () => reject(new GatewayError("ERR_BAD_REQUEST", { message: "The request body could not be read." })));
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
   });
 }

@@ -3,6 +3,7 @@
  * every name: the lookup and the mail happen after the answer, so neither the text nor the time
  * tells whether an account exists. Forms get pages, JSON clients get JSON; TLS only.
  */
+import { ERRORS, type ErrorCode } from "../errors.js";
 import type { PasswordResets } from "../auth/local/password-reset.js";
 import type { GatewayRoute } from "../admin/gateway-routes.js";
 import { csrfRefused, isSameOrigin } from "../policy/csrf.js";
@@ -76,14 +77,15 @@ export function passwordResetRoutes(d: PasswordResetRouteDeps): GatewayRoute[] {
         const fields = await readBody(x.req);
         const token = fields.token ?? "";
         const next = fields.newPassword ?? "";
-        const refuse = (status: number, code: string, message: string, keepForm: boolean) => {
+        const refuse = (code: ErrorCode, message: string, keepForm: boolean) => {
+          const status = ERRORS[code].status;
           if (answersJson(x.req)) sendJson(x.res, status, { error: code, message });
           else sendHtml(x.res, status, resetPage({ prefix: d.prefix, token: keepForm ? token : undefined, user: fields.username, messageHtml: escapeHtml(message) }));
           return "done" as const;
         };
-        if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return refuse(400, "ERR_PASSWORD_MISMATCH", "The two new passwords differ.", true);
+        if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return refuse("ERR_PASSWORD_MISMATCH", ERRORS.ERR_PASSWORD_MISMATCH.message, true);
         const result = await d.resets.complete(token, next, x.scope.clientIp);
-        if (!result.ok) return refuse(400, result.problem.code, result.problem.message, result.problem.code !== "ERR_RESET_LINK");
+        if (!result.ok) return refuse(result.problem.code, result.problem.message, result.problem.code !== "ERR_RESET_LINK");
         if (answersJson(x.req)) sendJson(x.res, 200, { reset: true, user: result.user });
         else redirect(x.res, 303, `${d.prefix}/login?changed=1`);
         return "done";
