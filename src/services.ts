@@ -10,7 +10,7 @@ import { ensureAdmin } from "./auth/local/bootstrap.js";
 import { PasswordResets } from "./auth/local/password-reset.js";
 import { LoginService } from "./auth/login.js";
 import type { Clock } from "./clock.js";
-import { LiveSite } from "./config/live-site.js";
+import { LiveSite } from "./admin/live-site.js";
 import type { Config } from "./config/schema.js";
 import type { Site } from "./config/site.js";
 import { Scheduler } from "./jobs/scheduler.js";

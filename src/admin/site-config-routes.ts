@@ -7,7 +7,7 @@
  * config file's value holds again, and `GET /xapi/siteConfig/overrides` lists what was changed at run
  * time, by whom and when, beside the value the config would give (README "Site configuration").
  */
-import { isSiteKey, type LiveSite, type SiteChange } from "../config/live-site.js";
+import { isSiteKey, type LiveSite, type SiteChange } from "./live-site.js";
 import { suggest } from "../config/keys.js";
 import { publicSiteKeys, type SiteConfig, type SiteKey, siteKeys } from "../config/schema.js";
 import { GatewayError, SiteConfigError } from "../errors.js";

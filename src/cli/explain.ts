@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { Accounts } from "../auth/local/accounts.js";
 import { LoginService } from "../auth/login.js";
 import { systemClock } from "../clock.js";
-import { LiveSite } from "../config/live-site.js";
+import { LiveSite } from "../admin/live-site.js";
 import { openDirectory } from "../ldap/open-directory.js";
 import { createLogger } from "../log/logger.js";
 import { compileRules } from "../policy/access-rules.js";

@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ManualClock } from "../../src/clock.js";
-import { LiveSite, SITE_CONFIG_CHANGED, SITE_CONFIG_KIND, type SiteOverride } from "../../src/config/live-site.js";
+import { LiveSite, SITE_CONFIG_CHANGED, SITE_CONFIG_KIND, type SiteOverride } from "../../src/admin/live-site.js";
 import { validate } from "../../src/config/load.js";
 import { siteKeys } from "../../src/config/schema.js";
 import { createLogger } from "../../src/log/logger.js";

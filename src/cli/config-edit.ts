@@ -7,11 +7,11 @@ import fs from "node:fs";
 import YAML from "yaml";
 import { ConfigError } from "../errors.js";
 import type { z } from "zod";
-import { isUrlValue, type FieldKind, type RedisTarget } from "./fields.js";
-import { formatInterval } from "./interval.js";
-import { keyTree, schemaAt, suggest, type KeyTree } from "./keys.js";
-import { validate } from "./load.js";
-import { configSchema } from "./schema.js";
+import { isUrlValue, type FieldKind, type RedisTarget } from "../config/fields.js";
+import { formatInterval } from "../config/interval.js";
+import { keyTree, schemaAt, suggest, type KeyTree } from "../config/keys.js";
+import { validate } from "../config/load.js";
+import { configSchema } from "../config/schema.js";
 
 /**
  * When the key already holds a plain value, only that value's characters are replaced, so every

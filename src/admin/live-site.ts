@@ -10,10 +10,10 @@ import type { Clock } from "../clock.js";
 import { SiteConfigError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import { recordKind, type Store, type Unsubscribe } from "../store/store.js";
-import { validateSite } from "./load.js";
-import { suggest } from "./keys.js";
-import { type SiteConfig, type SiteKey, siteFields, siteKeys } from "./schema.js";
-import { compileSite, type Site } from "./site.js";
+import { validateSite } from "../config/load.js";
+import { suggest } from "../config/keys.js";
+import { type SiteConfig, type SiteKey, siteFields, siteKeys } from "../config/schema.js";
+import { compileSite, type Site } from "../config/site.js";
 
 /** The store record kind of overrides; the record id is the property name. */
 export const SITE_CONFIG_KIND = recordKind<SiteOverride>("site-config");
