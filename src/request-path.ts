@@ -55,9 +55,7 @@ export function buildRequestPath(config: Config, d: RequestPathDeps): { request:
     store: s.store,
     sessions: s.sessions,
     logins: s.logins,
-    accounts: s.accounts,
     clock: d.clock,
-    site: s.site,
     cookieName: config.session.cookieName,
     credentialCacheTtlMs: config.auth.credentialCacheTtl,
   });

@@ -60,58 +60,50 @@ export interface Decision {
 export function decide(request: DescribedRequest, identity: Identity, settings: DecisionSettings, steps?: Step[]): Decision {
   const ruled = settings.rules.decide(request.path, request.otherReadings, request.methods, request.clientIp);
   steps?.push(ruleStep(ruled, settings.rules));
-  const end = (outcome: Outcome, activity: boolean, extra?: Partial<Decision>): Decision => ({
-    outcome,
-    policy: ruled.policy,
-    rule: ruled.rule,
-    identity,
-    challenge: false,
-    activity,
-    ...extra,
-  });
-  if (ruled.policy === "deny") return end("403", false);
+  if (ruled.policy === "deny") return decision(ruled, "403", identity, false);
   // A bypass path asks nothing of the client; a signed-in user is still named to the upstream.
-  if (ruled.policy === "bypass") return end("proxy", false, identity.kind === "guest" ? { identity: standDown(identity) } : undefined);
+  if (ruled.policy === "bypass") return decision(ruled, "proxy", identity.kind === "guest" ? standDown(identity) : identity, false);
 
   // The guest stands in for nobody on `authenticated` paths only (its users/groups still apply); an
   // admin path needs someone to sign in.
   const who = identity.kind === "guest" && ruled.policy !== "authenticated" ? standDown(identity) : identity;
   const principal = principalOf(who);
   steps?.push({ stage: "identity", outcome: who.kind, why: identityWhy(who) });
-  if (principal === undefined) return unauthenticated(request, who, settings, steps, (outcome, extra) => end(outcome, true, { identity: who, ...extra }));
+  if (principal === undefined) return unauthenticated(request, ruled, who, settings, steps);
   if (ruled.policy === "admin" && !principal.roles.includes("admin")) {
     steps?.push({ stage: "role", outcome: "refused", why: "the rule is for administrators, and this principal has no admin role" });
-    return end("403", true, { identity: who });
+    return decision(ruled, "403", who, true);
   }
   if (!allowedBy(ruled.who, principal)) {
     steps?.push({ stage: "role", outcome: "refused", why: `the rule admits only ${describeWho(ruled)}` });
-    return end("403", true, { identity: who });
+    return decision(ruled, "403", who, true);
   }
-  return end("proxy", true, { identity: who });
+  return decision(ruled, "proxy", who, true);
+}
+
+/** One shape for every decision (the hot path makes one per request). */
+function decision(ruled: RuleDecision, outcome: Outcome, identity: Identity, activity: boolean, challenge = false, expiredAt?: number): Decision {
+  const made: Decision = { outcome, policy: ruled.policy, rule: ruled.rule, identity, challenge, activity };
+  if (expiredAt !== undefined) made.expiredAt = expiredAt;
+  return made;
 }
 
 /** Nobody the rule admits: 503 when the store could not tell, 401 for scripts, the login page for people. */
-function unauthenticated(
-  request: DescribedRequest,
-  identity: Identity,
-  settings: DecisionSettings,
-  steps: Step[] | undefined,
-  end: (outcome: Outcome, extra?: Partial<Decision>) => Decision,
-): Decision {
-  if (identity.kind === "store-unavailable") return end("503");
+function unauthenticated(request: DescribedRequest, ruled: RuleDecision, identity: Identity, settings: DecisionSettings, steps: Step[] | undefined): Decision {
+  if (identity.kind === "store-unavailable") return decision(ruled, "503", identity, true);
   const challenge = !browserMade(request.headers);
-  if (identity.kind === "refused") return end("401", { challenge });
+  if (identity.kind === "refused") return decision(ruled, "401", identity, true, challenge);
   if (wantsChallenge(request.headers, request.path, settings.site)) {
     steps?.push({ stage: "client", outcome: "script", why: "a data path, and not a browser navigating with an interactiveAgentIds User-Agent" });
-    return end("401", { challenge });
+    return decision(ruled, "401", identity, true, challenge);
   }
   const expiredAt = identity.kind === "anonymous" ? identity.expiredAt : undefined;
   if (expiredAt !== undefined && !isNavigation(request.headers)) {
     steps?.push({ stage: "client", outcome: "not-navigating", why: "the session timed out, and the client is not a page being loaded" });
-    return end("401", { challenge });
+    return decision(ruled, "401", identity, true, challenge);
   }
   steps?.push({ stage: "client", outcome: "browser", why: "a page a person can sign in from" });
-  return end("redirect-to-login", expiredAt === undefined ? undefined : { expiredAt });
+  return decision(ruled, "redirect-to-login", identity, true, false, expiredAt);
 }
 
 /** The guest where it is not let in: nobody, with the timeout it came with. */
