@@ -2,13 +2,11 @@
  * Composition: from a validated config, build the domain services, the request path, the listeners
  * and the admin listener, and return a handle that stops them all.
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { Accounts } from "./auth/local/accounts.js";
 import { systemClock, type Clock } from "./clock.js";
 import { effectivePortsOf } from "./config/load.js";
 import type { Config } from "./config/schema.js";
-import { TlsMaterialError } from "./errors.js";
 import type { Scheduler } from "./jobs/scheduler.js";
 import { requestHandler, upgradeHandler } from "./listeners/handlers.js";
 import { startListeners, type Listeners } from "./listeners/listeners.js";
@@ -19,7 +17,7 @@ import { createMetrics } from "./ops/metrics.js";
 import { trustedProxies } from "./pipeline/client-ip.js";
 import type { ListenerKind } from "./pipeline/scope.js";
 import { OpenWebSockets } from "./proxy/open-websockets.js";
-import { createUpstream } from "./proxy/upstream.js";
+import { createUpstream, readUpstreamCa } from "./proxy/upstream.js";
 import { buildRequestPath, stagesOf } from "./request-path.js";
 import { startServices } from "./services.js";
 import { revokeExposedSessions } from "./sessions/exposed.js";
@@ -68,7 +66,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const listenerPort = (kind: ListenerKind) => listeners!.port(kind);
   const services = await startServices(config, { ...options, log, cwd, clock, securePort: () => listenerPort("secure") });
   const metrics = createMetrics();
-  const ca = config.upstream.ca === undefined ? undefined : readCa(path.resolve(cwd, config.upstream.ca));
+  const ca = config.upstream.ca === undefined ? undefined : readUpstreamCa(path.resolve(cwd, config.upstream.ca));
   const upstream = createUpstream({ url: config.upstream.url, timeoutMs: config.upstream.timeout, ca, log, onError: (kind) => metrics.upstreamErrors.inc({ kind }) });
   const routerDeps = {
     policy: () => currentPolicy(config, services.site()),
@@ -140,12 +138,4 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await services.close();
     },
   };
-}
-
-function readCa(file: string): string {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new TlsMaterialError("upstream.ca", `${file} cannot be read (${(err as NodeJS.ErrnoException).code})`, err);
-  }
 }

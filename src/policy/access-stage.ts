@@ -43,7 +43,9 @@ const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="portcullis", charset
 export function withGuest(identity: Identity, site: Site, guest: Pick<GuestPrincipal, "get">): Identity | Promise<Identity> {
   if (identity.kind !== "anonymous" || site.requireLogin) return identity;
   const expiredAt = identity.expiredAt;
-  const asGuest = (principal: Readonly<Principal>): Identity => ({ kind: "guest", principal: { ...principal, roles: [...principal.roles] }, ...(expiredAt === undefined ? {} : { expiredAt }) });
+  // The guest principal is frozen and shared (so identity headers computed for it are reused).
+  const asGuest = (principal: Readonly<Principal>): Identity =>
+    expiredAt === undefined ? { kind: "guest", principal: principal as Principal } : { kind: "guest", principal: principal as Principal, expiredAt };
   const current = guest.get();
   return current instanceof Promise ? current.then(asGuest) : asGuest(current);
 }

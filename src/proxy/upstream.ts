@@ -2,9 +2,11 @@
  * The upstream: plain HTTP through undici (./http-forward.ts), WebSocket upgrades through
  * http-proxy-3 (./websocket.ts). Nothing here may throw out of an event handler.
  */
+import fs from "node:fs";
 import type http from "node:http";
 import type net from "node:net";
 import type { UrlValue } from "../config/fields.js";
+import { TlsMaterialError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import type { Stage } from "../pipeline/stage.js";
@@ -40,4 +42,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       await httpForward.close();
     },
   };
+}
+
+/** The CA file of `upstream.ca`, read now so that an unreadable one stops the start with its key named. */
+export function readUpstreamCa(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new TlsMaterialError("upstream.ca", `${file} cannot be read (${(err as NodeJS.ErrnoException).code})`, err);
+  }
 }
