@@ -33,6 +33,12 @@ const EXAMPLE = {
 describe("compileRules", () => {
   const r = rules(EXAMPLE);
 
+  it("describes each rule by its index as explain names it: source, paths and policy", () => {
+    assert.deepEqual(r.info(1), { index: 1, source: "config", paths: ["/admin/**"], policy: "admin" });
+    assert.deepEqual(r.info(4), { index: 4, source: "config", paths: ["/legacy/**"], policy: "authenticated" });
+    assert.ok(Object.isFrozen(r.info(0)));
+  });
+
   it("gives the policy of the first rule whose paths match, with its index", () => {
     assert.deepEqual(r.decide("/public/x", undefined, "GET", "192.0.2.1"), { policy: "bypass", rule: 0 });
     assert.deepEqual(r.decide("/admin/users", undefined, "GET", "192.0.2.1"), { policy: "admin", rule: 1 });
