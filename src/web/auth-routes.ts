@@ -1,28 +1,29 @@
 /**
- * Login, logout, session and password routes (SPEC §6.1, §6.3). Forms get pages and redirects,
- * JSON clients get JSON. Every failed login answers 401 with `uiLoginFailureMessage`, whatever the
- * reason; the reason is audited.
+ * The sign-in routes (SPEC §6.1): the login page and the login itself, with the session routes
+ * (./session-routes.ts) and the password change (./password-change-routes.ts) beside them. Forms get
+ * pages and redirects, JSON clients get JSON. Every failed login answers 401 with
+ * `uiLoginFailureMessage`, whatever the reason; the reason is audited.
  */
 import type { Clock } from "../clock.js";
 import type { RouterPolicy } from "../config/schema.js";
 import type { Site } from "../config/site.js";
-import { sessionOf, signedIn } from "../auth/identity.js";
+import { sessionOf } from "../auth/identity.js";
 import type { Accounts } from "../auth/local/accounts.js";
 import type { LoginService } from "../auth/login.js";
-import { hashPassword } from "../auth/passwords/hash.js";
-import { checkNewPassword } from "../auth/passwords/policy.js";
 import type { GatewayRoute } from "../admin/gateway-routes.js";
-import { ERRORS, GatewayError, type ErrorCode } from "../errors.js";
+import { ERRORS } from "../errors.js";
 import { audit } from "../log/logger.js";
 import { lockedToTls } from "../listeners/router-policy.js";
-import { csrfRefused, isSameOrigin, tokenMatches } from "../policy/csrf.js";
+import { csrfRefused, isSameOrigin } from "../policy/csrf.js";
 import { escapeHtml, redirect, sendHtml, sendJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
-import { clearedCookie, sessionCookie } from "../sessions/cookie.js";
+import { sessionCookie } from "../sessions/cookie.js";
 import type { SessionService } from "../sessions/session-service.js";
-import type { SessionRecord, Store } from "../store/store.js";
-import { answersJson, type Fields, queryOf, readBody } from "./body.js";
-import { loginMessageCache } from "./login-message.js";
+import type { Store } from "../store/store.js";
+import { answersJson, queryOf, readBody } from "./body.js";
+import { loginFailureMessage } from "./login-message.js";
+import { passwordChangeRoutes } from "./password-change-routes.js";
+import { sessionJson, sessionRoutes } from "./session-routes.js";
 import { loginPage, passwordPage } from "./pages.js";
 import { safeReturnTo } from "./return-to.js";
 
@@ -39,37 +40,13 @@ export interface AuthRouteDeps {
   store: Store;
 }
 
-/** The JSON shape of a session (login answer, `GET /session`). */
-function sessionJson(s: SessionRecord) {
-  return {
-    user: s.user,
-    roles: s.roles,
-    provider: s.provider,
-    ...(s.email === undefined ? {} : { email: s.email }),
-    ...(s.name === undefined ? {} : { name: s.name }),
-    expiresAt: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
-    encrypted: s.encrypted,
-    csrfToken: s.csrfToken,
-  };
-}
 
-function requireSession(x: Exchange): SessionRecord {
-  const session = sessionOf(x.scope.identity);
-  if (session === undefined) throw new GatewayError("ERR_UNAUTHENTICATED", { message: "Not signed in." });
-  return session;
-}
 
-/** The gateway's own state-changing routes need the session's CSRF token besides the origin check. */
-function requireToken(x: Exchange, fields: Fields, session: SessionRecord, site: Site): void {
-  if (!site.enableCsrfToken) return;
-  const given = (x.req.headers["x-csrf-token"] as string | undefined) ?? fields.csrfToken;
-  if (!tokenMatches(session.csrfToken, given)) throw csrfRefused("token");
-}
 
 export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
   const timeoutMessage = (at: number) => escapeHtml(d.site().sessionTimeoutMessage.replace(/TIMEOUT_TIME/g, new Date(at).toUTCString()));
   const cookieSecure = (encrypted: boolean) => d.policy() !== "allow" || encrypted;
-  const failureMessage = loginMessageCache();
+  const failureMessage = loginFailureMessage;
 
   const renderLogin = (x: Exchange, status: number, returnTo: string, messageHtml?: string, kind: "error" | "info" = "error", username?: string) => {
     sendHtml(
@@ -90,14 +67,6 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
     return renderLogin(x, 401, returnTo, message.html, "error", username);
   };
 
-  /** After logout: the cookie is cleared; forms go to the login page, JSON clients get `body`. */
-  const signedOut = (x: Exchange, body: Record<string, unknown>): "done" => {
-    // Over plaintext (allow mode) a browser ignores a Set-Cookie marked Secure: the clearing must not be.
-    x.res.setHeader("set-cookie", clearedCookie(d.cookieName, x.scope.listener === "secure"));
-    if (!answersJson(x.req)) redirect(x.res, 303, `${d.prefix}/login`);
-    else sendJson(x.res, 200, body);
-    return "done";
-  };
 
   return [
     {
@@ -166,108 +135,7 @@ export function authRoutes(d: AuthRouteDeps): GatewayRoute[] {
         return "done";
       },
     },
-    {
-      method: "POST",
-      path: "/logout",
-      name: "logout",
-      async handler(x): Promise<"done"> {
-        const fields = await readBody(x.req);
-        // The credentials stage has taken the cookie off the request and found its session, if live.
-        const session = sessionOf(x.scope.identity);
-        if (session) {
-          requireToken(x, fields, session, d.site());
-          await d.sessions.end({ tag: session.tag, id: session.id });
-          audit(x.scope.log, "session.ended", { user: session.user, reason: "logout", requestId: x.scope.id });
-        }
-        return signedOut(x, { loggedOut: true });
-      },
-    },
-    {
-      method: "POST",
-      path: "/logout/all",
-      name: "logout-all",
-      async handler(x): Promise<"done"> {
-        const session = requireSession(x);
-        const fields = await readBody(x.req);
-        requireToken(x, fields, session, d.site());
-        const ended = await d.sessions.endAll(session.user);
-        // Cached Basic verifications of this user stop counting too.
-        await d.store.bumpUserVersion(session.user);
-        audit(x.scope.log, "session.ended", { user: session.user, reason: "logout-all", count: ended.length, requestId: x.scope.id });
-        return signedOut(x, { loggedOut: true, sessionsEnded: ended.length });
-      },
-    },
-    {
-      method: "GET",
-      path: "/session",
-      name: "session",
-      handler(x): "done" {
-        sendJson(x.res, 200, sessionJson(requireSession(x)));
-        return "done";
-      },
-    },
-    {
-      method: "POST",
-      path: "/session/renew",
-      name: "session-renew",
-      async handler(x): Promise<"done"> {
-        const session = requireSession(x);
-        const fields = await readBody(x.req);
-        requireToken(x, fields, session, d.site());
-        const renewed = await d.sessions.renew(session);
-        x.res.setHeader("x-session-expires", new Date(Math.min(renewed.expiresAt, renewed.absoluteExpiresAt)).toISOString());
-        sendJson(x.res, 200, sessionJson(renewed));
-        return "done";
-      },
-    },
-    {
-      method: "GET",
-      path: "/password",
-      name: "password-page",
-      tlsOnly: true,
-      handler(x): "done" {
-        sendHtml(x.res, 200, passwordPage({ prefix: d.prefix, username: signedIn(x.scope.identity)?.user ?? "", returnTo: safeReturnTo(queryOf(x.scope).get("returnTo")) }));
-        return "done";
-      },
-    },
-    {
-      method: "POST",
-      path: "/password",
-      name: "password-change",
-      tlsOnly: true,
-      async handler(x): Promise<"done"> {
-        const json = answersJson(x.req);
-        const fields = await readBody(x.req);
-        const username = (fields.username ?? signedIn(x.scope.identity)?.user ?? "").trim();
-        const returnTo = safeReturnTo(fields.returnTo);
-        /** The page or JSON of the change: refused with an error code's status, or done (no code). */
-        const answer = (code: ErrorCode | null, message: string) => {
-          const status = code === null ? 200 : ERRORS[code].status;
-          if (json) sendJson(x.res, status, code === null ? { changed: true } : { error: code, message });
-          else sendHtml(x.res, status, passwordPage({ prefix: d.prefix, username, messageHtml: escapeHtml(message), messageKind: status === 200 ? "info" : "error", returnTo }));
-          return "done" as const;
-        };
-        // Proving the current password is a login, with every rule of one: client limit, lockout,
-        // counting, the same answer and timing whether or not the account exists.
-        const proof = await d.logins.login(username, fields.password ?? "", x.scope.clientIp);
-        // Only a local account's own password opens its change: a directory login never does.
-        const account = proof.ok && proof.principal.provider === "local" ? await d.accounts.get(proof.principal.user) : null;
-        if (!proof.ok || !account) {
-          audit(x.scope.log, "password.change-failed", { user: username, reason: proof.ok ? "no-account" : proof.reason, ip: x.scope.clientIp, requestId: x.scope.id });
-          return answer("ERR_LOGIN_FAILED", failureMessage(d.site().uiLoginFailureMessage).text);
-        }
-        const next = fields.newPassword ?? "";
-        if (fields.confirmPassword !== undefined && fields.confirmPassword !== next) return answer("ERR_PASSWORD_MISMATCH", ERRORS.ERR_PASSWORD_MISMATCH.message);
-        const problem = await checkNewPassword(account, next, d.site(), d.clock.now());
-        if (problem) return answer(problem.code, problem.message);
-        await d.accounts.setPasswordHash(account.name, await hashPassword(next));
-        audit(x.scope.log, "password.changed", { user: username, ip: x.scope.clientIp, requestId: x.scope.id });
-        if (!json) {
-          redirect(x.res, 303, `${d.prefix}/login?changed=1&returnTo=${encodeURIComponent(returnTo)}`);
-          return "done";
-        }
-        return answer(null, "Password changed.");
-      },
-    },
+    ...sessionRoutes(d),
+    ...passwordChangeRoutes(d),
   ];
 }

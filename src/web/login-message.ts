@@ -64,3 +64,6 @@ export function loginMessageCache(): (source: string) => LoginMessage {
     return last.message;
   };
 }
+
+/** The message of a failed login, shared by the routes that answer one (login, password change). */
+export const loginFailureMessage = loginMessageCache();
