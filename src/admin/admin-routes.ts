@@ -2,7 +2,7 @@
  * Admin routes (SPEC §6.2, §6.4): list and end sessions, end all of a user's sessions, unlock and
  * re-enable accounts. Admin role required; TLS only; the gateway's CSRF token on every change.
  */
-import { sessionOf, signedIn } from "../auth/identity.js";
+import { knownIdentity, sessionOf, signedIn } from "../auth/identity.js";
 import type { Accounts } from "../auth/local/accounts.js";
 import type { Site } from "../config/site.js";
 import { GatewayError } from "../errors.js";
@@ -25,7 +25,7 @@ export interface AdminRouteDeps {
 
 /** 401 without a signed-in user (the guest is not one), 403 for a user without the `admin` role. */
 export function requireAdmin(x: Exchange): Principal {
-  const p = signedIn(x.scope.identity);
+  const p = signedIn(knownIdentity(x.scope.identity));
   if (!p) throw new GatewayError("ERR_UNAUTHENTICATED", { message: "Not signed in." });
   if (!p.roles.includes("admin")) throw new GatewayError("ERR_FORBIDDEN", { message: "Administrators only." });
   return p;

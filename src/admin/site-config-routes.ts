@@ -14,7 +14,6 @@ import { GatewayError, SiteConfigError } from "../errors.js";
 import { audit } from "../log/logger.js";
 import { sendJson } from "../pipeline/respond.js";
 import type { Exchange } from "../pipeline/stage.js";
-import { StoreUnavailableError } from "../store/store.js";
 import { signedIn } from "../auth/identity.js";
 import { isJsonRequest, readJson } from "../web/body.js";
 import { requireAdmin, requireToken } from "./admin-routes.js";
@@ -37,14 +36,6 @@ const shown = (values: SiteConfig, name: SiteKey): unknown => values[name] ?? nu
 
 const valuesOf = (values: SiteConfig, names: readonly SiteKey[]) => Object.fromEntries(names.map((n) => [n, shown(values, n)]));
 
-/**
- * Admins only. A request whose credential could not be checked because the store is down is answered
- * 503 (as everywhere else), not 401: the client did nothing wrong.
- */
-function requireAdminHere(x: Exchange): void {
-  if (x.scope.identity.kind === "store-unavailable") throw new StoreUnavailableError();
-  requireAdmin(x);
-}
 
 /**
  * `{a,b,c}` → a, b, c (a map is answered); anything else is one name (its value is answered).
@@ -104,7 +95,7 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
       handler(x, params): "done" {
         const { names: wanted, map } = requestedNames(params.name!);
         // The public properties are what a login page needs, so they are readable without signing in.
-        if (!wanted.every((n) => PUBLIC.has(n))) requireAdminHere(x);
+        if (!wanted.every((n) => PUBLIC.has(n))) requireAdmin(x);
         const values = d.live.values();
         sendJson(x.res, 200, map ? valuesOf(values, wanted) : shown(values, wanted[0]!));
         return "done";
@@ -116,7 +107,7 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
       name: "site-config",
       tlsOnly: true,
       async handler(x): Promise<"done"> {
-        requireAdminHere(x);
+        requireAdmin(x);
         if (x.req.method !== "POST") {
           sendJson(x.res, 200, valuesOf(d.live.values(), siteKeys));
           return "done";
@@ -139,7 +130,7 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
       name: "site-config-reset",
       tlsOnly: true,
       async handler(x, params): Promise<"done"> {
-        requireAdminHere(x);
+        requireAdmin(x);
         requireToken(x, d.live.current());
         const { names } = requestedNames(params.name!);
         if ((await changing(x, (user) => d.live.reset(names, user), { reset: true })) === "done") return "done";
@@ -154,7 +145,7 @@ export function siteConfigRoutes(d: SiteConfigRouteDeps): GatewayRoute[] {
       name: "site-config-overrides",
       tlsOnly: true,
       async handler(x): Promise<"done"> {
-        requireAdminHere(x);
+        requireAdmin(x);
         const overrides = await d.live.overrides();
         sendJson(
           x.res,

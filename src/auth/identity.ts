@@ -4,7 +4,7 @@
  * combination of separate flags can say two things at once.
  */
 import type { Principal } from "../sessions/session-service.js";
-import type { SessionRecord } from "../store/store.js";
+import { type SessionRecord, StoreUnavailableError } from "../store/store.js";
 
 export type Identity =
   /** No credential, or only cookies naming no live session (`expiredAt`: the first that had timed out). */
@@ -42,4 +42,14 @@ export function signedIn(identity: Identity): Principal | undefined {
 /** The session that authenticated the request, if a session did. */
 export function sessionOf(identity: Identity): SessionRecord | undefined {
   return identity.kind === "session" ? identity.session : undefined;
+}
+
+/**
+ * The identity, for a route that acts on who is signed in: when the store could not tell, the route
+ * must not answer as if nobody were (a logout that ends nothing, a 401 to a signed-in admin), so it
+ * is a StoreUnavailableError (503), as everywhere else.
+ */
+export function knownIdentity(identity: Identity): Identity {
+  if (identity.kind === "store-unavailable") throw new StoreUnavailableError();
+  return identity;
 }

@@ -91,8 +91,10 @@ export async function explain(query: ExplainQuery, deps: ExplainDeps): Promise<E
   };
   const decisionSteps: Step[] = [];
   const decision = decide(request, await withGuest(identity, site, deps.guest), { rules: deps.rules, site }, decisionSteps);
-  const as = query.via === "basic" ? "with Basic credentials" : "with a session";
-  for (const step of decisionSteps) steps.push(step.stage === "identity" && identity.kind === "basic" ? { ...step, why: `${identity.principal.user}, ${as}` } : step);
+  // A named user is judged by the principal alone; the step says how they were described as coming.
+  const via = query.via ?? "session";
+  const as = via === "basic" ? "with Basic credentials" : "with a session";
+  for (const step of decisionSteps) steps.push(step.stage === "identity" && identity.kind === "basic" ? { ...step, outcome: via, why: `${identity.principal.user}, ${as}` } : step);
   return {
     decision: decision.outcome,
     path: target.path,

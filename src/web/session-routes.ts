@@ -2,7 +2,7 @@
  * The session routes (SPEC §6.1): logout, logout of every session, the session's JSON and its
  * renewal. Each change needs the session's CSRF token besides the origin check.
  */
-import { sessionOf } from "../auth/identity.js";
+import { knownIdentity, sessionOf } from "../auth/identity.js";
 import type { GatewayRoute } from "../admin/gateway-routes.js";
 import { GatewayError } from "../errors.js";
 import { audit } from "../log/logger.js";
@@ -30,7 +30,7 @@ export function sessionJson(s: SessionRecord) {
 }
 
 function requireSession(x: Exchange): SessionRecord {
-  const session = sessionOf(x.scope.identity);
+  const session = sessionOf(knownIdentity(x.scope.identity));
   if (session === undefined) throw new GatewayError("ERR_UNAUTHENTICATED", { message: "Not signed in." });
   return session;
 }
@@ -59,8 +59,9 @@ export function sessionRoutes(d: Pick<AuthRouteDeps, "prefix" | "cookieName" | "
       name: "logout",
       async handler(x): Promise<"done"> {
         const fields = await readBody(x.req);
-        // The credentials stage has taken the cookie off the request and found its session, if live.
-        const session = sessionOf(x.scope.identity);
+        // The credentials stage has taken the cookie off the request and found its session, if live;
+        // when the store could not tell, nothing can be ended, and "logged out" would be a lie (503).
+        const session = sessionOf(knownIdentity(x.scope.identity));
         if (session) {
           requireToken(x, fields, session, d.site());
           await d.sessions.end({ tag: session.tag, id: session.id });

@@ -191,6 +191,33 @@ describe("the store becomes unreachable under traffic", { timeout: 90_000 }, () 
     }
   });
 
+  it("answers the gateway's own routes for a signed-in user 503 while Redis is down, never 401 or a logout that ended nothing", async () => {
+    const login = await loginJson();
+    assert.equal(login.status, 200, login.body);
+    const cookie = sessionCookieOf(login)!;
+    const csrfToken = login.json<{ csrfToken: string }>().csrfToken;
+    // Past the second a validation may stand for, so every request below has to ask the store.
+    await sleep(1_200);
+    await redis.stop();
+    try {
+      const json = { accept: "application/json" };
+      const answers = {
+        explainBasic: await gw.https("/gateway/admin/explain?path=/x", { headers: { ...json, authorization: basic } }),
+        explainCookie: await gw.https("/gateway/admin/explain?path=/x", { headers: { ...json, cookie } }),
+        sessionsBasic: await gw.https("/gateway/admin/sessions", { headers: { ...json, authorization: basic } }),
+        session: await gw.https("/gateway/session", { headers: { ...json, cookie } }),
+        logout: await gw.https("/gateway/logout", { method: "POST", headers: { ...json, cookie, "x-csrf-token": csrfToken, "content-type": "application/json" }, body: "{}" }),
+      };
+      const statuses = Object.fromEntries(Object.entries(answers).map(([k, r]) => [k, r.status]));
+      assert.deepEqual(statuses, { explainBasic: 503, explainCookie: 503, sessionsBasic: 503, session: 503, logout: 503 });
+      for (const r of Object.values(answers)) assert.equal(r.json<{ error: string }>().error, "ERR_STORE_UNAVAILABLE");
+      assert.equal(answers.logout.headers["set-cookie"], undefined, "a logout that ended nothing must not clear the cookie as if it had");
+    } finally {
+      await redis.start();
+      await restoreAdmin();
+    }
+  });
+
   it("reports the store on /readyz of the admin listener: 503 while Redis is down, 200 once it is back", async () => {
     const readyz = async () => {
       const res = await request(http, gw.adminPort, "/readyz");
