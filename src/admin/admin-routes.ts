@@ -2,6 +2,7 @@
  * Admin routes (SPEC §6.2, §6.4): list and end sessions, end all of a user's sessions, unlock and
  * re-enable accounts. Admin role required; TLS only; the gateway's CSRF token on every change.
  */
+import { endsAtText } from "../sessions/expiry.js";
 import { knownIdentity, sessionOf, signedIn } from "../auth/identity.js";
 import type { Accounts } from "../auth/local/accounts.js";
 import type { Site } from "../config/site.js";
@@ -47,7 +48,7 @@ function view(s: SessionRecord) {
     provider: s.provider,
     createdAt: new Date(s.createdAt).toISOString(),
     lastSeenAt: new Date(s.lastSeenAt).toISOString(),
-    expiresAt: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
+    expiresAt: endsAtText(s),
     encrypted: s.encrypted,
   };
 }

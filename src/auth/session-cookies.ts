@@ -3,6 +3,7 @@
  * sibling domain can toss its own in front, RFC 6265 §8.6), the first naming a live session
  * authenticates it, and a TLS-only session whose cookie arrives in plaintext ends at once.
  */
+import { endsAtText } from "../sessions/expiry.js";
 import { audit } from "../log/logger.js";
 import type { Exchange } from "../pipeline/stage.js";
 import type { SessionService, Validation } from "../sessions/session-service.js";
@@ -59,7 +60,7 @@ export class SessionCookies {
       if (known === undefined) {
         known = {
           identity: { kind: "session", session: s, principal: { user: s.user, roles: s.roles, email: s.email, name: s.name, provider: s.provider } },
-          expires: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
+          expires: endsAtText(s),
         };
         this.fromRecord.set(s, known);
       }

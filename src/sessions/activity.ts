@@ -4,6 +4,7 @@
  * the path is not `bypass`, so a public page that polls cannot hold a session open until its
  * absolute limit.
  */
+import { endsAtText } from "./expiry.js";
 import type { RequestScope } from "../pipeline/scope.js";
 import type { SessionService } from "./session-service.js";
 
@@ -16,6 +17,6 @@ export function sessionActivity(sessions: Pick<SessionService, "slide">): (scope
     // The same record within a second of the last slide: nothing moved.
     if (slid === identity.session) return;
     scope.identity = { ...identity, session: slid };
-    (scope.responseHeaders ??= {})["x-session-expires"] = new Date(Math.min(slid.expiresAt, slid.absoluteExpiresAt)).toISOString();
+    (scope.responseHeaders ??= {})["x-session-expires"] = endsAtText(slid);
   };
 }

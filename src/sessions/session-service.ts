@@ -4,6 +4,7 @@
  * ending — one session, or all of a user's on every process (published to the others, which drop
  * their cached copy and close the session's WebSockets).
  */
+import { endsAt } from "./expiry.js";
 import type { Clock } from "../clock.js";
 import { audit, type Logger } from "../log/logger.js";
 import type { LimitPolicy, SessionRecord, Store } from "../store/store.js";
@@ -115,7 +116,7 @@ export class SessionService {
     const entry = this.cache.get(cookieValue);
     if (entry && entry.until > now) {
       const { session } = entry;
-      if (now < Math.min(session.expiresAt, session.absoluteExpiresAt)) return entry.valid;
+      if (now < endsAt(session)) return entry.valid;
     }
     return this.validateFromStore(cookieValue, now);
   }
@@ -128,7 +129,7 @@ export class SessionService {
       this.cache.delete(cookieValue);
       return { kind: "none" };
     }
-    const ended = Math.min(session.expiresAt, session.absoluteExpiresAt);
+    const ended = endsAt(session);
     if (now >= ended) {
       this.cache.delete(cookieValue);
       await this.o.store.deleteSession(session.tag, session.id);

@@ -2,6 +2,7 @@
  * The session routes (SPEC §6.1): logout, logout of every session, the session's JSON and its
  * renewal. Each change needs the session's CSRF token besides the origin check.
  */
+import { endsAtText } from "../sessions/expiry.js";
 import { knownIdentity, sessionOf } from "../auth/identity.js";
 import type { GatewayRoute } from "../admin/gateway-routes.js";
 import { GatewayError } from "../errors.js";
@@ -23,7 +24,7 @@ export function sessionJson(s: SessionRecord) {
     provider: s.provider,
     ...(s.email === undefined ? {} : { email: s.email }),
     ...(s.name === undefined ? {} : { name: s.name }),
-    expiresAt: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
+    expiresAt: endsAtText(s),
     encrypted: s.encrypted,
     csrfToken: s.csrfToken,
   };
@@ -32,6 +33,13 @@ export function sessionJson(s: SessionRecord) {
 function requireSession(x: Exchange): SessionRecord {
   const session = sessionOf(knownIdentity(x.scope.identity));
   if (session === undefined) throw new GatewayError("ERR_UNAUTHENTICATED", { message: "Not signed in." });
+  return session;
+}
+
+/** A change to the signed-in session (logout/all, renew): its body read and its CSRF token checked. */
+async function sessionChange(x: Exchange, site: Site): Promise<SessionRecord> {
+  const session = requireSession(x);
+  requireToken(x, await readBody(x.req), session, site);
   return session;
 }
 
@@ -75,9 +83,7 @@ export function sessionRoutes(d: Pick<AuthRouteDeps, "prefix" | "cookieName" | "
       path: "/logout/all",
       name: "logout-all",
       async handler(x): Promise<"done"> {
-        const session = requireSession(x);
-        const fields = await readBody(x.req);
-        requireToken(x, fields, session, d.site());
+        const session = await sessionChange(x, d.site());
         const ended = await d.sessions.endAll(session.user);
         // Cached Basic verifications of this user stop counting too.
         await d.store.bumpUserVersion(session.user);
@@ -99,11 +105,9 @@ export function sessionRoutes(d: Pick<AuthRouteDeps, "prefix" | "cookieName" | "
       path: "/session/renew",
       name: "session-renew",
       async handler(x): Promise<"done"> {
-        const session = requireSession(x);
-        const fields = await readBody(x.req);
-        requireToken(x, fields, session, d.site());
+        const session = await sessionChange(x, d.site());
         const renewed = await d.sessions.renew(session);
-        x.res.setHeader("x-session-expires", new Date(Math.min(renewed.expiresAt, renewed.absoluteExpiresAt)).toISOString());
+        x.res.setHeader("x-session-expires", endsAtText(renewed));
         sendJson(x.res, 200, sessionJson(renewed));
         return "done";
       },
